@@ -1,0 +1,1 @@
+"""Diversity metrics: pure functions of generated samples."""
