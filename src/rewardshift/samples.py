@@ -137,7 +137,7 @@ def sample_from_dict(obj: Any, *, path: str | None = None, line: int | None = No
 
     token_ids = obj.get("token_ids")
     if token_ids is not None:
-        if not isinstance(token_ids, list) or not all(
+        if not isinstance(token_ids, (list, tuple)) or not all(
             isinstance(t, int) and not isinstance(t, bool) for t in token_ids
         ):
             raise _fail("expected a list of integers", path, line, "token_ids")
@@ -151,7 +151,7 @@ def sample_from_dict(obj: Any, *, path: str | None = None, line: int | None = No
 
     top = obj.get("top_logprobs")
     if top is not None:
-        if not isinstance(top, list):
+        if not isinstance(top, (list, tuple)):
             raise _fail("expected a list of {token: logprob} objects", path, line, "top_logprobs")
         checked = []
         for i, step in enumerate(top):

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make demo` (install, run the example, write a report)
+# and `make test` (install, run the test suite). Everything installs into .venv.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+# Without a GPU, torch==2.13.0 is a CPU build; an unpinned torch pulls several GB of CUDA.
+TORCH_CPU := torch==2.13.0
+
+.PHONY: demo test test-all lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: torch from PyPI"; \
+	 else $(PIP) install -q $(TORCH_CPU); fi
+	$(PIP) install -q -e '.[embed,dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/rewardshift demo --out runs/demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_self_bleu.py
+	$(PY) benchmarks/bench_vendi.py
+	$(PY) benchmarks/bench_measure.py
+
+clean:
+	rm -rf runs build dist .pytest_cache
