@@ -1,0 +1,91 @@
+"""Write the run directory of a measurement: summary, metrics, samples, figures, report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardshift.measure import MeasureResult
+from rewardshift.samples import Sample
+
+__all__ = ["embedding_coords", "write_measure_run"]
+
+#: Points drawn in the embedding map at most (a seeded subsample beyond it).
+MAX_MAP_POINTS = 4000
+#: Example texts shown per source in the report.
+PREVIEW = 8
+
+
+def embedding_coords(embeddings: np.ndarray, *, max_points: int = MAX_MAP_POINTS,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """2-D principal-component coordinates of (a seeded subsample of) the embeddings.
+
+    Returns ``(coords, index)``: coordinates of shape (m, 2) and the sample indices drawn.
+    PCA by SVD of the centred matrix; the sign of each axis is fixed (largest loading
+    positive) so the same input always gives the same picture.
+    """
+    n = len(embeddings)
+    idx = np.arange(n)
+    if n > max_points:
+        idx = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    x = embeddings[idx] - embeddings[idx].mean(axis=0)
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    axes = vt[:2]
+    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
+    coords = x @ (axes * signs[:, None]).T
+    if coords.shape[1] < 2:  # a single direction: pad a zero axis
+        coords = np.column_stack([coords, np.zeros(len(coords))])
+    return coords, idx
+
+
+def _preview(samples: Sequence[Sample], seed: int) -> dict[str, list[str]]:
+    by_source: dict[str, list[str]] = {}
+    for s in samples:
+        by_source.setdefault(s.source, []).append(s.text)
+    rng = np.random.default_rng(seed)
+    return {src: [texts[i] for i in sorted(rng.choice(len(texts), min(PREVIEW, len(texts)),
+                                                      replace=False))]
+            for src, texts in by_source.items()}
+
+
+def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str | Path, *,
+                      config: dict[str, Any], title: str = "rewardshift: diversity report",
+                      seed: int = 0, extra_summary: dict[str, Any] | None = None) -> Path:
+    """Write ``config.json``, ``summary.json``, ``metrics.jsonl``, ``samples.parquet``,
+    figures (PNG and SVG) and a self-contained ``report.html`` into ``out``.
+
+    Returns the path of ``report.html``. Every file is written atomically.
+    """
+    from rewardshift.report import figures as figs
+    from rewardshift.report.html import render_report
+    from rewardshift.report.rundir import RunDir
+
+    run = RunDir.create(Path(out).parent, Path(out).name)
+    run.write_config(config, seeds={"measure": seed})
+    summary = dict(result.summary)
+    if extra_summary:
+        summary.update(extra_summary)
+    run.write_json("summary.json", summary)
+    run.append_metrics(result.records)
+    run.write_samples(samples)
+
+    pictures: dict[str, Any] = {"metrics": figs.metric_comparison_figure(summary)}
+    if result.embeddings is not None:
+        coords, idx = embedding_coords(result.embeddings, seed=seed)
+        labels = [result.sources[i] for i in idx]
+        pictures["embedding_map"] = figs.embedding_map_figure(
+            coords, labels, title="Sentence embeddings, first two principal components")
+    for fld, entry in (summary.get("distributions") or {}).items():
+        pictures[f"distribution_{fld}"] = figs.distribution_figure(entry)
+    png: dict[str, bytes] = {}
+    for name, fig in pictures.items():
+        png[name] = figs.figure_to_png(fig)
+        run.write_bytes(f"{name}.png", png[name])
+        run.write_text(f"{name}.svg", figs.figure_to_svg(fig))
+    html = render_report(summary, title=title, figures=png,
+                         samples_preview=_preview(samples, seed), config=config)
+    run.write_text("report.html", html)
+    return run.path / "report.html"
