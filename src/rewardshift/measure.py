@@ -340,6 +340,15 @@ def _per_input(family: Family, f: Features, groups: dict[str, np.ndarray], cfg: 
                                    seed=cfg.seed) for m, u in arrays.items()}
     se = {m: (float(u.std(ddof=1) / math.sqrt(u.size)) if u.size > 1 else None)
           for m, u in arrays.items()}
+    if kept == 1 and len(groups) == 1:  # one input: the half-sample jackknife within it
+        (g,) = groups.values()
+        g = _cap(g, family, cfg, cfg.seed)
+        ses = agg.half_sample_se(lambda sub: family.compute(f, sub), g,
+                                 n_resamples=cfg.n_resamples,
+                                 min_size=max(family.min_samples, 2), seed=cfg.seed)
+        se = {m: ses.get(m) for m in names}
+        ci = {m: agg.normal_ci(values[m], se[m], confidence=cfg.confidence)
+              if values[m] is not None else None for m in names}
     note = None
     if kept < len(groups):
         note = f"{len(groups) - kept} of {len(groups)} prompts skipped: " + "; ".join(
