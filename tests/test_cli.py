@@ -34,7 +34,7 @@ def test_measure_compare_writes_run_directory(tmp_path):
     assert res.exit_code == 0, res.output
     assert "self_bleu_4" in res.output and "less diverse" in res.output
     for name in ("config.json", "summary.json", "metrics.jsonl", "samples.parquet",
-                 "report.html", "metrics.png"):
+                 "report.html", "figures/metrics.png", "figures/metrics.svg"):
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["sources"]) == {"base", "tuned"}
@@ -54,7 +54,7 @@ def test_measure_with_embeddings_and_map(tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert "vendi_q1" in summary["sources"]["base"]["metrics"]
-    assert (out / "embedding_map.png").exists()
+    assert (out / "figures" / "embedding_map.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str
                       config: dict[str, Any], title: str = "rewardshift: diversity report",
                       seed: int = 0, extra_summary: dict[str, Any] | None = None) -> Path:
     """Write ``config.json``, ``summary.json``, ``metrics.jsonl``, ``samples.parquet``,
-    figures (PNG and SVG) and a self-contained ``report.html`` into ``out``.
+    ``figures/`` (PNG and SVG) and a self-contained ``report.html`` into ``out``.
 
     Returns the path of ``report.html``. Every file is written atomically.
     """
@@ -72,19 +72,17 @@ def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str
     run.append_metrics(result.records)
     run.write_samples(samples)
 
-    pictures: dict[str, Any] = {"metrics": figs.metric_comparison_figure(summary)}
+    pictures: dict[str, Any] = figs.summary_figures(summary)
     if result.embeddings is not None:
         coords, idx = embedding_coords(result.embeddings, seed=seed)
         labels = [result.sources[i] for i in idx]
         pictures["embedding_map"] = figs.embedding_map_figure(
             coords, labels, title="Sentence embeddings, first two principal components")
-    for fld, entry in (summary.get("distributions") or {}).items():
-        pictures[f"distribution_{fld}"] = figs.distribution_figure(entry)
     png: dict[str, bytes] = {}
-    for name, fig in pictures.items():
+    for name, fig in pictures.items():  # figures/<name>.png and .svg
         png[name] = figs.figure_to_png(fig)
-        run.write_bytes(f"{name}.png", png[name])
-        run.write_text(f"{name}.svg", figs.figure_to_svg(fig))
+        run.write_bytes(f"figures/{name}.png", png[name])
+        run.write_text(f"figures/{name}.svg", figs.figure_to_svg(fig))
     html = render_report(summary, title=title, figures=png,
                          samples_preview=_preview(samples, seed), config=config)
     run.write_text("report.html", html)
