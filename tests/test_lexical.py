@@ -241,9 +241,21 @@ def test_malformed_input(call):
 def test_compression_ratio_is_bytes_over_gzip_bytes():
     texts = ["the cat sat on the mat", "naïve café 日本", "the cat sat on the hat"]
     data = "\n".join(sorted(texts)).encode("utf-8")  # canonical order: a function of the set
-    assert compression_ratio(texts) == len(data) / len(gzip.compress(data, 9, mtime=0))
-    assert compression_ratio(texts, algorithm="xz") == len(data) / len(
-        lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
+    # the raw DEFLATE stream is gzip's payload: gzip = 10-byte header + stream + 8-byte trailer
+    assert compression_ratio(texts) == len(data) / (len(gzip.compress(data, 9, mtime=0)) - 18)
+    raw = lzma.compress(data, format=lzma.FORMAT_RAW,
+                        filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}])
+    assert compression_ratio(texts, algorithm="xz") == len(data) / len(raw)
+    assert lzma.decompress(raw, format=lzma.FORMAT_RAW,
+                           filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}]) == data
+
+
+def test_identical_short_samples_compress_better_than_varied_ones():
+    same = ["red green blue"] * 4
+    varied = ["red green blue", "amber teal ochre", "sage coral umber", "violet cyan mauve"]
+    for algo in ("gzip", "xz"):
+        assert compression_ratio(same, algorithm=algo) > compression_ratio(varied,
+                                                                           algorithm=algo)
 
 
 def test_compression_ratio_direction_and_determinism():

@@ -151,3 +151,14 @@ def test_metric_selection_and_undefined_metrics_are_explained():
                                        n_resamples=20)).summary["sources"]["s"]["metrics"]
     assert set(m) == {"distinct_1", "distinct_2", "distinct_3", "ngram_diversity", "ead"}
     assert m["distinct_1"]["value"] is None and "no tokens" in m["distinct_1"]["note"]
+
+
+def test_ngram_index_small_and_large_subsets_agree():
+    rng = np.random.default_rng(9)
+    tok = tokenize_all([_text(rng, int(rng.integers(0, 15))) for _ in range(200)])
+    index = NgramIndex.build(tok, max_n=5)
+    for sub in (np.array([3, 17, 150]), np.arange(0, 200, 2), np.array([], dtype=np.int64)):
+        for n in range(1, 6):
+            grams = [tuple(t[i:i + n]) for j in sub for t in [tok[j]]
+                     for i in range(len(t) - n + 1)]
+            assert index.counts(sub, n) == (len(set(grams)), len(grams))

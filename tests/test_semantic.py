@@ -245,3 +245,13 @@ def test_bounds_hold_on_arbitrary_data(x):
     assert 0 <= remote_clique(x) <= 2 + 1e-9
     k, mass = cluster_stats(x)
     assert 1 <= k <= n and 1 / n - 1e-12 <= mass <= 1
+
+
+def test_vendi_scores_equal_vendi_score_per_order():
+    from rewardshift.metrics.semantic import vendi_score, vendi_scores
+
+    x = np.random.default_rng(7).normal(size=(30, 5))
+    orders = (0.0, 0.5, 1.0, 2.0, np.inf)
+    got = vendi_scores(x, orders=orders)
+    for q in orders:
+        assert got[q] == vendi_score(x, q=q)

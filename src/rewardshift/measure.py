@@ -208,10 +208,10 @@ def _embedding(f: Features, idx: np.ndarray) -> dict[str, float]:
 
 
 def _vendi(f: Features, idx: np.ndarray) -> dict[str, float]:
-    from rewardshift.metrics.semantic import vendi_score
+    from rewardshift.metrics.semantic import vendi_scores
 
-    e = f.embeddings[idx]
-    return {f"vendi_q{_qname(q)}": vendi_score(e, q=q) for q in VENDI_ORDERS}
+    scores = vendi_scores(f.embeddings[idx], orders=VENDI_ORDERS)
+    return {f"vendi_q{_qname(q)}": v for q, v in scores.items()}
 
 
 def _clusters(f: Features, idx: np.ndarray) -> dict[str, float]:
@@ -267,8 +267,8 @@ def metric_definitions(*, tokenizer: str = "word", vocab: str = "V",
         "ngram_diversity": f"Σ_(n=1..4) unique_n / total_n (Padmakumar & He 2023); ↑ more diverse; {tk}",
         "ead": f"mean over n=1..5 of N_unique / (V·(1−((V−1)/V)^C)), {vocab} (Liu et al. 2022); ↑ more diverse",
         "self_bleu_4": "mean BLEU-4 of each sample against all others, nltk sentence_bleu with smoothing method1 (Zhu et al. 2018); ↓ more diverse",
-        "compression_ratio_gzip": "UTF-8 bytes / gzip-9 bytes of the joined texts (Shaib et al. 2024); ↓ more diverse",
-        "compression_ratio_xz": "UTF-8 bytes / xz bytes of the joined texts (Shaib et al. 2024); ↓ more diverse",
+        "compression_ratio_gzip": "UTF-8 bytes / raw DEFLATE-9 bytes of the sorted, newline-joined texts (Shaib et al. 2024); ↓ more diverse",
+        "compression_ratio_xz": "UTF-8 bytes / raw LZMA2 (xz -6) bytes of the sorted, newline-joined texts (Shaib et al. 2024); ↓ more diverse",
         "homogenization_rougel": f"mean pairwise ROUGE-L F1, exact LCS, seeded subsample beyond {max_pairwise} (Padmakumar & He 2023); ↓ more diverse",
         "embedding_diversity": "1 − mean pairwise cosine similarity of sentence embeddings; ↑ more diverse",
         "remote_clique": "mean pairwise Euclidean distance of unit embeddings (Cox et al. 2021); ↑ more diverse",

@@ -35,6 +35,7 @@ class NgramIndex:
     owner: list[np.ndarray]
     n_types: list[int]
     n_samples: int
+    starts: list[np.ndarray]  # per order: first occurrence of each sample (owner is sorted)
 
     @classmethod
     def build(cls, tokenized: Sequence[Sequence[str]], *, max_n: int = 5) -> NgramIndex:
@@ -64,13 +65,20 @@ class NgramIndex:
             ids.append(cur[valid])
             owners.append(owner_all[valid])
             n_types.append(int(cur[valid].max()) + 1 if valid.any() else 0)
-        return cls(ids=ids, owner=owners, n_types=n_types, n_samples=len(tokenized))
+        starts = [np.searchsorted(o, np.arange(len(tokenized) + 1)) for o in owners]
+        return cls(ids=ids, owner=owners, n_types=n_types, n_samples=len(tokenized),
+                   starts=starts)
 
     def counts(self, subset: np.ndarray, n: int) -> tuple[int, int]:
         """(unique, total) n-grams of order ``n`` among the samples in ``subset``."""
+        ids, starts = self.ids[n - 1], self.starts[n - 1]
+        if len(subset) * 8 < self.n_samples:  # a few samples: gather their ranges
+            chosen = np.concatenate([ids[starts[i]:starts[i + 1]] for i in subset]) \
+                if len(subset) else ids[:0]
+            return int(np.unique(chosen).size), int(chosen.size)
         sel = np.zeros(self.n_samples, dtype=bool)
         sel[subset] = True
-        chosen = self.ids[n - 1][sel[self.owner[n - 1]]]
+        chosen = ids[sel[self.owner[n - 1]]]
         if chosen.size == 0:
             return 0, 0
         present = np.bincount(chosen, minlength=self.n_types[n - 1]) > 0

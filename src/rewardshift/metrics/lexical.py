@@ -25,10 +25,10 @@ where the data give a metric no value (no samples, too few for a pairwise metric
 
 from __future__ import annotations
 
-import gzip
 import lzma
 import math
 import numbers
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -372,10 +372,23 @@ def self_bleu_per_sample(tokenized: Sequence[Sequence[str]], *, max_n: int = 4) 
 
 # --------------------------------------------------------------------------- compression
 
-_COMPRESSORS = {  # deterministic: gzip without a time stamp
-    "gzip": lambda data: gzip.compress(data, compresslevel=9, mtime=0),
-    "xz": lambda data: lzma.compress(data, preset=9 | lzma.PRESET_EXTREME),
-}
+def _deflate(data: bytes) -> bytes:
+    """The DEFLATE stream gzip -9 writes, without gzip's 18-byte header and trailer."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)  # negative wbits: raw stream, no container
+    return c.compress(data) + c.flush()
+
+
+def _lzma2(data: bytes) -> bytes:
+    """The LZMA2 stream xz -6 writes, without the .xz container (~60 bytes of framing)."""
+    return lzma.compress(data, format=lzma.FORMAT_RAW,
+                         filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}])
+
+
+# Raw streams: a container's fixed framing would dominate the ratio of a small set (the K
+# samples of one prompt), making identical short samples look *diverse*. xz preset 6 is xz's
+# default; above it only the dictionary grows (8 MiB → 64 MiB), which changes nothing for
+# inputs under 8 MiB but costs ~30 ms of set-up per call.
+_COMPRESSORS = {"gzip": _deflate, "xz": _lzma2}
 
 
 def compression_ratio(texts: Sequence[str], *, algorithm: str = "gzip") -> float:
@@ -384,8 +397,11 @@ def compression_ratio(texts: Sequence[str], *, algorithm: str = "gzip") -> float
     ``compression_ratio = len(b) / len(compress(b))`` with ``b`` the UTF-8 bytes of
     ``"\\n".join(sorted(texts))``, compressed in memory:
 
-    * ``"gzip"``: ``gzip.compress(b, compresslevel=9, mtime=0)`` (deterministic: no time stamp);
-    * ``"xz"``: ``lzma.compress(b, preset=9 | lzma.PRESET_EXTREME)``.
+    * ``"gzip"``: the DEFLATE stream of ``gzip -9`` (zlib level 9, raw: no gzip header);
+    * ``"xz"``: the LZMA2 stream of ``xz -6`` (raw: no .xz container).
+
+    Container framing is left out so that small sets (the K samples of one prompt) are not
+    dominated by a constant header: with it, ten identical short samples can score below 1.
 
     Parameters
     ----------

@@ -22,6 +22,8 @@ metric                            range        reference
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import math
 
 import numpy as np
@@ -39,6 +41,7 @@ __all__ = [
     "pairwise_cosine",
     "remote_clique",
     "vendi_score",
+    "vendi_scores",
 ]
 
 #: Rows of the (block, n) distance matrices held at once by the pairwise-distance metrics:
@@ -215,6 +218,23 @@ def vendi_score(embeddings: np.ndarray, *, q: float = 1.0) -> float:
     q = _check_order(q)
     u = _check_embeddings(embeddings, min_samples=1, metric="vendi_score")
     return _vendi_from_eigenvalues(_kernel_eigenvalues(u), q=q, dims=u.shape)
+
+
+def vendi_scores(embeddings: np.ndarray, *, orders: Sequence[float] = (0.5, 1.0, 2.0, math.inf)
+                 ) -> dict[float, float]:
+    """Vendi scores of several orders from one eigen-decomposition.
+
+    Equal to ``{q: vendi_score(embeddings, q=q) for q in orders}``, at the cost of one.
+
+    Examples
+    --------
+    >>> {q: round(v, 6) for q, v in vendi_scores(np.eye(3), orders=(1.0, math.inf)).items()}
+    {1.0: 3.0, inf: 3.0}
+    """
+    qs = [_check_order(q) for q in orders]
+    u = _check_embeddings(embeddings, min_samples=1, metric="vendi_score")
+    lam = _kernel_eigenvalues(u)
+    return {q: _vendi_from_eigenvalues(lam, q=q, dims=u.shape) for q in qs}
 
 
 def _check_order(q: object) -> float:
