@@ -364,3 +364,13 @@ def test_homogenization_subsamples_with_the_seed():
         samples, max_samples=10, seed=7)
     full = rouge_l_matrix(samples)
     assert homogenization(samples) == pytest.approx(full[np.triu_indices(30, 1)].mean())
+
+
+def test_xz_dictionary_sized_to_input_changes_no_byte():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    for n in (1, 10, 200, 3000):
+        data = "\n".join(" ".join(rng.choice(words, 12)) for _ in range(n)).encode()
+        full = lzma.compress(data, format=lzma.FORMAT_RAW,
+                             filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}])
+        assert compression_ratio([data.decode()], algorithm="xz") == len(data) / len(full)

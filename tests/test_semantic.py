@@ -255,3 +255,18 @@ def test_vendi_scores_equal_vendi_score_per_order():
     got = vendi_scores(x, orders=orders)
     for q in orders:
         assert got[q] == vendi_score(x, q=q)
+
+
+def test_distance_matrix_forms_equal_embedding_forms():
+    from rewardshift.metrics import semantic as sem
+
+    rng = np.random.default_rng(11)
+    x = np.vstack([rng.normal(size=(25, 8)), np.tile(rng.normal(size=(1, 8)), (5, 1))])
+    d = sem.cosine_distance_matrix(x)
+    assert sem.remote_clique_from_distances(d) == pytest.approx(sem.remote_clique(x), abs=1e-7)
+    assert sem.chamfer_distance_from_distances(d) == pytest.approx(sem.chamfer_distance(x),
+                                                                   abs=1e-7)
+    for t in (0.1, 0.25, 0.6):
+        assert sem.cluster_stats_from_distances(d, threshold=t) == sem.cluster_stats(x, threshold=t)
+    sub = np.array([0, 3, 26, 27])  # a submatrix is the matrix of the subset
+    assert sem.cluster_stats_from_distances(d[np.ix_(sub, sub)]) == sem.cluster_stats(x[sub])

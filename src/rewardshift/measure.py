@@ -106,9 +106,7 @@ class Features:
             ents = [position_entropies(s.top_logprobs) for s in samples]
             self.entropy_sum = np.array([e.sum() for e in ents])
             self.entropy_count = np.array([e.size for e in ents], dtype=np.float64)
-        self._rouge_universe: np.ndarray | None = None
-        self._rouge_pos: np.ndarray | None = None
-        self._rouge: np.ndarray | None = None
+        self._pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # kind -> (pos, matrix)
 
     def embed(self, progress: ProgressFn | None = None) -> None:
         from rewardshift.metrics.embed import embed_texts
@@ -124,23 +122,31 @@ class Features:
     def subset_tokens(self, idx: np.ndarray) -> list[list[str]]:
         return [self.tokens[i] for i in idx]
 
-    def prepare_rouge(self, universe: np.ndarray) -> None:
-        """Compute the pairwise ROUGE-L matrix of ``universe`` once; subsets index into it."""
-        from rewardshift.metrics.lexical import rouge_l_matrix
+    def _pair_matrix(self, kind: str, idx: np.ndarray) -> np.ndarray:
+        if kind == "rouge":
+            from rewardshift.metrics.lexical import rouge_l_matrix
 
+            return rouge_l_matrix(self.subset_tokens(idx))
+        from rewardshift.metrics.semantic import cosine_distance_matrix
+
+        return cosine_distance_matrix(self.embeddings[idx])
+
+    def prepare_pairs(self, kind: str, universe: np.ndarray) -> None:
+        """Compute the ``kind`` pair matrix ("rouge" or "cosine") of ``universe`` once, so
+        that every resampled subset of it is a submatrix instead of a new computation."""
         universe = np.unique(universe)
-        self._rouge = rouge_l_matrix(self.subset_tokens(universe))
-        self._rouge_pos = np.full(self.n, -1, dtype=np.int64)
-        self._rouge_pos[universe] = np.arange(len(universe))
+        pos = np.full(self.n, -1, dtype=np.int64)
+        pos[universe] = np.arange(len(universe))
+        self._pairs[kind] = (pos, self._pair_matrix(kind, universe))
 
-    def rouge_submatrix(self, idx: np.ndarray) -> np.ndarray:
-        from rewardshift.metrics.lexical import rouge_l_matrix
-
-        if self._rouge_pos is not None:
-            pos = self._rouge_pos[idx]
-            if (pos >= 0).all():
-                return self._rouge[np.ix_(pos, pos)]
-        return rouge_l_matrix(self.subset_tokens(idx))
+    def pairs(self, kind: str, idx: np.ndarray) -> np.ndarray:
+        """The ``kind`` pair matrix of ``idx``: from the prepared universe when it covers it."""
+        if kind in self._pairs:
+            pos, mat = self._pairs[kind]
+            p = pos[idx]
+            if (p >= 0).all():
+                return mat[np.ix_(p, p)]
+        return self._pair_matrix(kind, idx)
 
 
 # --------------------------------------------------------------------------- families
@@ -156,6 +162,7 @@ class Family:
     min_samples: int = 2
     cap: str | None = None  # name of the MeasureConfig field capping the subset size
     needs: str = "tokens"  # tokens | embeddings | top_logprobs
+    pairs: str | None = None  # pair matrix it reads ("rouge" | "cosine"), cached per universe
     definitions: dict[str, str] = field(default_factory=dict)
 
 
@@ -194,17 +201,18 @@ def _compression(f: Features, idx: np.ndarray) -> dict[str, float]:
 
 
 def _homogenization(f: Features, idx: np.ndarray) -> dict[str, float]:
-    m = f.rouge_submatrix(idx)
+    m = f.pairs("rouge", idx)
     iu = np.triu_indices(len(idx), k=1)
     return {"homogenization_rougel": float(m[iu].mean())}
 
 
 def _embedding(f: Features, idx: np.ndarray) -> dict[str, float]:
-    from rewardshift.metrics.semantic import chamfer_distance, embedding_diversity, remote_clique
+    from rewardshift.metrics import semantic as sem
 
-    e = f.embeddings[idx]
-    return {"embedding_diversity": embedding_diversity(e), "remote_clique": remote_clique(e),
-            "chamfer_distance": chamfer_distance(e)}
+    dist = f.pairs("cosine", idx)
+    return {"embedding_diversity": sem.embedding_diversity(f.embeddings[idx]),
+            "remote_clique": sem.remote_clique_from_distances(dist),
+            "chamfer_distance": sem.chamfer_distance_from_distances(dist)}
 
 
 def _vendi(f: Features, idx: np.ndarray) -> dict[str, float]:
@@ -215,9 +223,10 @@ def _vendi(f: Features, idx: np.ndarray) -> dict[str, float]:
 
 
 def _clusters(f: Features, idx: np.ndarray) -> dict[str, float]:
-    from rewardshift.metrics.semantic import cluster_stats
+    from rewardshift.metrics.semantic import cluster_stats_from_distances
 
-    k, mass = cluster_stats(f.embeddings[idx], threshold=f.cfg.cluster_threshold)
+    k, mass = cluster_stats_from_distances(f.pairs("cosine", idx),
+                                           threshold=f.cfg.cluster_threshold)
     return {"n_clusters": float(k), "largest_cluster_mass": float(mass)}
 
 
@@ -243,14 +252,14 @@ FAMILIES: tuple[Family, ...] = (
     Family("compression", {"compression_ratio_gzip": LOWER, "compression_ratio_xz": LOWER},
            _compression, min_samples=1),
     Family("homogenization", {"homogenization_rougel": LOWER}, _homogenization,
-           cap="max_pairwise"),
+           cap="max_pairwise", pairs="rouge"),
     Family("embedding", {"embedding_diversity": HIGHER, "remote_clique": HIGHER,
                          "chamfer_distance": HIGHER}, _embedding, cap="max_cluster",
-           needs="embeddings"),
+           needs="embeddings", pairs="cosine"),
     Family("vendi", {f"vendi_q{_qname(q)}": HIGHER for q in VENDI_ORDERS}, _vendi,
            needs="embeddings"),
     Family("clusters", {"n_clusters": HIGHER, "largest_cluster_mass": LOWER}, _clusters,
-           cap="max_cluster", needs="embeddings"),
+           cap="max_cluster", needs="embeddings", pairs="cosine"),
     Family("tokens", {"next_token_entropy": HIGHER, "branching_factor": HIGHER}, _tokens,
            min_samples=1, needs="top_logprobs"),
 )
@@ -471,8 +480,8 @@ def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
             if groups:
                 scopes[name]["per_input"][fam.name] = _per_input(fam, f, groups, cfg)
             if across is not None and len(across) >= 2:
-                if fam.name == "homogenization":
-                    f.prepare_rouge(_cap(across, fam, cfg, cfg.seed))
+                if fam.pairs:
+                    f.prepare_pairs(fam.pairs, _cap(across, fam, cfg, cfg.seed))
                 scopes[name]["across"][fam.name] = _across(fam, f, across, cfg)
             step += 1
     tick("metrics", total_steps, total_steps)
@@ -567,8 +576,8 @@ def _compare(scopes, base: str, tuned: str, families, f: Features, cfg: MeasureC
                 out[m] = _compare_values(ra, rb, m, direction, cfg)
         ca, cb = sa["across"].get(fam.name), sb["across"].get(fam.name)
         if ca is not None and cb is not None and ca.idx is not None and cb.idx is not None:
-            if fam.name == "homogenization":
-                f.prepare_rouge(np.concatenate([ca.idx, cb.idx]))
+            if fam.pairs:
+                f.prepare_pairs(fam.pairs, np.concatenate([ca.idx, cb.idx]))
             p_values = agg.permutation_test_sets(
                 lambda sub, fam=fam: fam.compute(f, sub), ca.idx, cb.idx,
                 n_resamples=cfg.n_resamples, seed=cfg.seed)
