@@ -274,3 +274,8 @@ def test_env_not_touched(tmp_path):
     before = dict(os.environ)
     RunDir.create(tmp_path, "r").write_config({})
     assert dict(os.environ) == before
+
+
+def test_notes_are_shown_escaped():
+    html = _report(notes=["truth: <b>7.5</b> nats"])
+    assert "truth: &lt;b&gt;7.5&lt;/b&gt; nats" in html and "<b>7.5</b>" not in html

@@ -134,3 +134,14 @@ def test_write_refuses_nan_meta(tmp_path):
 def test_from_frame_needs_text():
     with pytest.raises(InputError, match="'text' column"):
         from_frame(pd.DataFrame({"x": [1]}))
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+
+    path = tmp_path / "perm.txt"
+    with atomic_write(path) as fh:
+        fh.write("x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -262,6 +262,15 @@ def read_samples(path: str | os.PathLike[str], *, source: str | None = None) -> 
 # --------------------------------------------------------------------------- writing
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would have given; mkstemp makes files 0600
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside ``path``; rename it over ``path`` only on success.
@@ -277,6 +286,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[Any]
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -189,6 +189,7 @@ td.l, th.l { text-align: left; }
 tr.group td { background: #fff; font-weight: 600; text-align: left; padding-top: 14px;
               border-bottom: 2px solid var(--line); }
 .ci { color: var(--muted); font-size: 12px; }
+.lead-note { margin: 8px 0 0; }
 .note { color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }
 .dir { color: var(--muted); font-size: 12px; }
 figure { margin: 18px 0; }
@@ -213,7 +214,8 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri '
 def render_report(summary: Mapping[str, Any], *, title: str,
                   figures: Mapping[str, bytes] | None = None,
                   samples_preview: Mapping[str, Sequence[str]] | None = None,
-                  config: Mapping[str, Any] | None = None) -> str:
+                  config: Mapping[str, Any] | None = None,
+                  notes: Sequence[str] = ()) -> str:
     """Render one self-contained HTML report; return it as a string.
 
     Parameters
@@ -230,6 +232,8 @@ def render_report(summary: Mapping[str, Any], *, title: str,
         Source → a few example texts, shown side by side (each cut at 2,000 characters).
     config : dict, optional
         The run's config, shown as JSON with secrets redacted.
+    notes : sequence of str, optional
+        Plain-text paragraphs shown under the header (escaped), e.g. a known ground truth.
 
     Raises
     ------
@@ -246,6 +250,7 @@ def render_report(summary: Mapping[str, Any], *, title: str,
     parts = [
         _head(title),
         _header(summary, title, colors),
+        "".join(f'<p class="lead-note">{_e(n)}</p>' for n in notes),
         _metrics_table(summary, colors),
         _figures_section(other_figs),
         _distributions_section(summary, colors, dist_figs),

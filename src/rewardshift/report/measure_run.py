@@ -53,7 +53,8 @@ def _preview(samples: Sequence[Sample], seed: int) -> dict[str, list[str]]:
 
 def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str | Path, *,
                       config: dict[str, Any], title: str = "rewardshift: diversity report",
-                      seed: int = 0, extra_summary: dict[str, Any] | None = None) -> Path:
+                      seed: int = 0, extra_summary: dict[str, Any] | None = None,
+                      notes: Sequence[str] = ()) -> Path:
     """Write ``config.json``, ``summary.json``, ``metrics.jsonl``, ``samples.parquet``,
     ``figures/`` (PNG and SVG) and a self-contained ``report.html`` into ``out``.
 
@@ -84,6 +85,6 @@ def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str
         run.write_bytes(f"figures/{name}.png", png[name])
         run.write_text(f"figures/{name}.svg", figs.figure_to_svg(fig))
     html = render_report(summary, title=title, figures=png,
-                         samples_preview=_preview(samples, seed), config=config)
+                         samples_preview=_preview(samples, seed), config=config, notes=notes)
     run.write_text("report.html", html)
     return run.path / "report.html"
