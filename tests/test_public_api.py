@@ -1,0 +1,32 @@
+"""The public namespaces: sorted ``__all__``, every name importable (cf. httpx)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = ["rewardshift", "rewardshift.samples", "rewardshift.measure", "rewardshift.demo",
+           "rewardshift.metrics.lexical", "rewardshift.metrics.semantic",
+           "rewardshift.metrics.tokens", "rewardshift.metrics.distribution",
+           "rewardshift.metrics.aggregate", "rewardshift.metrics.embed",
+           "rewardshift.metrics.tokenize", "rewardshift.metrics.counts"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_and_importable(name):
+    mod = importlib.import_module(name)
+    assert list(mod.__all__) == sorted(mod.__all__), f"{name}.__all__ is not sorted"
+    for attr in mod.__all__:
+        assert hasattr(mod, attr), f"{name}.{attr}"
+
+
+def test_core_import_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, rewardshift, rewardshift.measure, rewardshift.metrics.lexical; "
+            "print(any(m in sys.modules for m in ('torch', 'sentence_transformers', "
+            "'transformers', 'matplotlib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
