@@ -67,3 +67,10 @@ def test_quality_mask():
     assert agg.quality_mask([0.1, 0.5, 0.9], threshold=0.5).tolist() == [False, True, True]
     with pytest.raises(InputError, match="sample #2"):
         agg.quality_mask([0.1, float("nan")], threshold=0.5)
+
+
+def test_paired_lengths_must_match():
+    with pytest.raises(InputError, match="equal lengths"):
+        agg.cohens_d(np.ones(3), np.ones(4), paired=True)
+    with pytest.raises(InputError, match="equal lengths"):
+        agg.permutation_test_values(np.ones(3), np.ones(4), paired=True)

@@ -162,3 +162,12 @@ def test_ngram_index_small_and_large_subsets_agree():
             grams = [tuple(t[i:i + n]) for j in sub for t in [tok[j]]
                      for i in range(len(t) - n + 1)]
             assert index.counts(sub, n) == (len(set(grams)), len(grams))
+
+
+def test_skipped_families_say_why():
+    top = ({"a": -0.1},)
+    samples = [Sample(text=f"x{i}", source="s", top_logprobs=top if i else None)
+               for i in range(4)]
+    s = measure(samples, FAST).summary
+    assert s["skipped"]["tokens"] == "needs top_logprobs on every sample (3 of 4 have them)"
+    assert s["skipped"]["vendi"] == "embeddings disabled"

@@ -114,6 +114,12 @@ def render_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _print_result(summary: dict[str, Any]) -> None:
+    _out().print(render_table(summary))
+    for fam, why in (summary.get("skipped") or {}).items():
+        console.print(f"[dim]skipped {fam}: {why}[/]")
+
+
 def _load_pair(samples_path: Path, compare: Path | None, base: str | None, tuned: str | None):
     from rewardshift.samples import Sample, read_samples
 
@@ -174,7 +180,7 @@ def measure_cmd(
         run_dir = out or Path("runs") / name
         with _progress() as update:
             result = measure(data, cfg, base=b, tuned=t, progress=update)
-        _out().print(render_table(result.summary))
+        _print_result(result.summary)
         report = write_measure_run(result, data, run_dir, seed=seed, config={
             "job": "measure", "samples": str(samples),
             "compare": str(compare) if compare else None, "measure": asdict(cfg)})
@@ -211,7 +217,7 @@ def demo_cmd(
         with _progress() as update:
             result = measure(base_s + tuned_s, cfg, base="base", tuned="tuned",
                              progress=update)
-        _out().print(render_table(result.summary))
+        _print_result(result.summary)
         h = info["true_entropy_nats"]
         truth = (f"Ground truth: the base generator's entropy is {h['base']:.2f} nats, the "
                  f"tuned one's {h['tuned']:.2f} nats (exact, from the slot probabilities; "

@@ -100,7 +100,8 @@ class Features:
         self.embeddings: np.ndarray | None = None
         self.entropy_sum: np.ndarray | None = None
         self.entropy_count: np.ndarray | None = None
-        if all(s.top_logprobs for s in samples):
+        self.n_top = sum(1 for s in samples if s.top_logprobs)
+        if self.n_top == self.n:
             from rewardshift.metrics.tokens import position_entropies
 
             ents = [position_entropies(s.top_logprobs) for s in samples]
@@ -395,15 +396,20 @@ class MeasureResult:
     sources: list[str]  # source of every sample, aligned with embeddings
 
 
-def _available(families: Sequence[Family], cfg: MeasureConfig, f: Features) -> list[Family]:
+def _available(families: Sequence[Family], cfg: MeasureConfig, f: Features
+               ) -> tuple[list[Family], dict[str, str]]:
+    """The families to compute, and why each of the others is skipped."""
     wanted = set(cfg.metrics) if cfg.metrics else None
-    out = []
+    out, skipped = [], {}
     for fam in families:
         if wanted is not None and fam.name not in wanted and not wanted & set(fam.metrics):
             continue
         if fam.needs == "embeddings" and not cfg.embeddings:
+            skipped[fam.name] = "embeddings disabled"
             continue
         if fam.needs == "top_logprobs" and f.entropy_sum is None:
+            skipped[fam.name] = ("needs top_logprobs on every sample"
+                                 + (f" ({f.n_top} of {f.n} have them)" if f.n_top else ""))
             continue
         out.append(fam)
     if wanted is not None:
@@ -412,7 +418,7 @@ def _available(families: Sequence[Family], cfg: MeasureConfig, f: Features) -> l
         if unknown:
             raise InputError(f"unknown metric(s) {sorted(unknown)}; choose from "
                              f"{sorted(known)}")
-    return out
+    return out, skipped
 
 
 def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
@@ -456,7 +462,7 @@ def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
     tick("features", 0, 1)
     f = Features(samples, cfg)
     tick("features", 1, 1)
-    families = _available(FAMILIES, cfg, f)
+    families, skipped = _available(FAMILIES, cfg, f)
     if any(fam.needs == "embeddings" for fam in families):
         f.embed(progress)
 
@@ -487,6 +493,7 @@ def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
     tick("metrics", total_steps, total_steps)
 
     summary = _summary(scopes, structure, families, f, cfg, quality)
+    summary["skipped"] = skipped
     if base is not None:
         tick("comparison", 0, 1)
         summary["comparison"] = _compare(scopes, base, tuned, families, f, cfg)

@@ -146,6 +146,7 @@ def cohens_d(a: np.ndarray, b: np.ndarray, *, paired: bool = False) -> float | N
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if paired:
+        _check_paired(a, b)
         diff = b - a
         if diff.size < 2:
             return None
@@ -158,6 +159,12 @@ def cohens_d(a: np.ndarray, b: np.ndarray, *, paired: bool = False) -> float | N
     return float((b.mean() - a.mean()) / pooled) if pooled > 0 else None
 
 
+def _check_paired(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise InputError(f"paired values need equal lengths, got {a.size} and {b.size}; "
+                         "pair them by prompt_id first, or use paired=False")
+
+
 def permutation_test_values(a: np.ndarray, b: np.ndarray, *, paired: bool = False,
                             n_resamples: int = 2000, seed: int = 0) -> float | None:
     """Two-sided permutation p-value for a difference in means of ``b`` and ``a``.
@@ -168,6 +175,8 @@ def permutation_test_values(a: np.ndarray, b: np.ndarray, *, paired: bool = Fals
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    if paired:
+        _check_paired(a, b)
     if a.size < 2 or b.size < 2:
         return None
     if np.ptp(np.concatenate([a, b])) == 0:
