@@ -69,7 +69,6 @@ def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str
     summary = dict(result.summary)
     if extra_summary:
         summary.update(extra_summary)
-    run.write_json("summary.json", summary)
     run.append_metrics(result.records)
     run.write_samples(samples)
 
@@ -87,4 +86,5 @@ def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str
     html = render_report(summary, title=title, figures=png,
                          samples_preview=_preview(samples, seed), config=config, notes=notes)
     run.write_text("report.html", html)
+    run.write_json("summary.json", summary)  # last: its presence marks a finished run
     return run.path / "report.html"
