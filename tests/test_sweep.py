@@ -94,3 +94,18 @@ def test_ray_executor(tmp_path, sample_file):
     pytest.importorskip("ray")
     res = run_sweep(_cfg(sample_file, seed=[0, 1]), tmp_path / "out", executor="ray")
     assert sorted(res.finished) == ["seed=0", "seed=1"]
+
+
+def test_cli_lab_sweep(tmp_path, sample_file):
+    from typer.testing import CliRunner
+
+    from rewardshift.cli import app
+
+    toml = tmp_path / "sweep.toml"
+    toml.write_text(f'name = "cli"\njob = "measure"\n[fixed]\nsamples = "{sample_file}"\n'
+                    'embeddings = false\nn_resamples = 10\n[grid]\nseed = [0, 1]\n')
+    res = CliRunner().invoke(app, ["lab", "sweep", str(toml), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "2 finished" in res.output
+    res = CliRunner().invoke(app, ["lab", "sweep", str(toml), "--out", str(tmp_path / "o")])
+    assert "0 finished, 2 already done" in res.output

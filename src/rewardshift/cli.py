@@ -233,6 +233,38 @@ def demo_cmd(
     _run(go)
 
 
+lab_app = typer.Typer(no_args_is_help=True, help="The controlled RLHF laboratory.")
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("sweep")
+def lab_sweep_cmd(
+    config: Path = typer.Argument(..., help="sweep TOML: name, job, [fixed], [grid]"),
+    out: Path = typer.Option(Path("runs"), help="root folder; runs go to OUT/<name>/<key>/"),
+    executor: str = typer.Option("serial", help="serial | process | ray"),
+    workers: int | None = typer.Option(None, help="processes for --executor process"),
+    ray_address: str | None = typer.Option(None, help="join an existing Ray cluster"),
+) -> None:
+    """Run every grid point of a sweep; finished runs are skipped, so it resumes."""
+    from rewardshift.lab.sweep import load_sweep, run_sweep
+
+    def go() -> None:
+        cfg = load_sweep(config)
+        with _progress() as update:
+            res = run_sweep(cfg, out, executor=executor, max_workers=workers,
+                            ray_address=ray_address,
+                            progress=lambda d, t: update("runs", d, t))
+        console.print(f"{len(res.finished)} finished, {len(res.skipped)} already done, "
+                      f"{len(res.failed)} failed → {out / cfg.name}/sweep.jsonl")
+        for key, err in res.failed.items():
+            console.print(f"[red]failed[/] {key}: {err} (see {out / cfg.name / key}/error.txt)",
+                          highlight=False)
+        if res.failed:
+            raise typer.Exit(1)
+
+    _run(go)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="rewardshift")
 
