@@ -279,3 +279,25 @@ def test_env_not_touched(tmp_path):
 def test_notes_are_shown_escaped():
     html = _report(notes=["truth: <b>7.5</b> nats"])
     assert "truth: &lt;b&gt;7.5&lt;/b&gt; nats" in html and "<b>7.5</b>" not in html
+
+
+def test_render_document_escapes_and_refuses_raw_strings():
+    from rewardshift.report.html import (
+        SafeHTML,
+        html_image,
+        html_paragraph,
+        html_table,
+        render_document,
+    )
+
+    png = figure_to_png(metric_comparison_figure(make_summary()))
+    page = render_document(XSS, [("One", [html_paragraph(XSS), html_table(["a", XSS], [[1.5, XSS]])]),
+                                 ("Two", [html_image("fig", png, caption=XSS)]),
+                                 ("Three", [])], config={"k": XSS})
+    assert "<script" not in page.lower() and "data:image/png;base64," in page
+    assert 'href="#s2"' in page  # a table of contents
+    with pytest.raises(InputError):
+        render_document("t", [("x", ["<b>raw</b>"])])
+    with pytest.raises(InputError):
+        html_image("x", b"GIF89a")
+    assert isinstance(html_paragraph("x"), SafeHTML)
