@@ -6,7 +6,7 @@
 The corpus is seeded and synthetic: samples of 60 tokens drawn from a Zipfian vocabulary of
 5,000 words (p(rank) proportional to 1 / rank), so frequent words and bigrams repeat across
 samples as in real text. It times ``rewardshift.metrics.lexical.self_bleu_per_sample(samples)``
-(best of 3 after a warm-up, best of 5 for the growth pair; token lists in, so interning is
+(best of 5 after a warm-up, best of 5 for the growth pair; token lists in, so interning is
 included) and its peers:
 
 * the definition, a loop of ``nltk.translate.bleu_score.sentence_bleu(others, sample,
@@ -88,7 +88,7 @@ def timed(fn: Callable[[], np.ndarray | None], repeats: int = 1
 
 def time_ours(samples: list[list[str]]) -> tuple[float, np.ndarray]:
     self_bleu_per_sample(samples[: max(2, len(samples) // 10)])  # warm-up
-    seconds, value = timed(lambda: self_bleu_per_sample(samples, max_n=MAX_N), repeats=3)
+    seconds, value = timed(lambda: self_bleu_per_sample(samples, max_n=MAX_N), repeats=5)
     assert value is not None
     return seconds, value
 
