@@ -1,0 +1,237 @@
+"""One laboratory run: world → raters → reward model → optimisers → analyses → run directory.
+
+:func:`run_lab` is the pipeline as a function of a :class:`LabConfig`; :func:`lab_job` is the
+same as a sweep job (``job(config, run_dir)``), and ``rewardshift lab run`` its command line.
+Stages are separate functions (build the pool, fit the reward model, optimise, analyse) so
+each can be tested and reused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardshift._exceptions import InputError
+from rewardshift.lab.raters import PreferenceData, RaterPopulation, estimate_alpha
+from rewardshift.lab.world import World, WorldSample
+from rewardshift.lab.worlds import get_world
+
+__all__ = ["LabConfig", "LabResult", "build_reward_model", "lab_job", "run_lab"]
+
+ProgressFn = Callable[[str, int, int], None]
+
+#: Raters' default perceptual weights per world (what the seed text says raters like).
+DEFAULT_WEIGHTS = {
+    "shatter": {"symmetry": 3.0, "clarity": 2.0, "iconic_moment": 4.0},
+}
+
+
+@dataclass
+class LabConfig:
+    """A laboratory run. Defaults finish in well under a minute on 2 cores."""
+
+    world: str = field(default="shatter", metadata={"help": "shatter | personas"})
+    world_config: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "fields of the world's config dataclass"})
+    n_pool: int = field(default=200_000, metadata={
+        "help": "outcomes drawn from the base policy (worlds that enumerate use their support)"})
+    rater_weights: dict[str, float] | None = field(default=None, metadata={
+        "help": "weight per perceptual axis; default DEFAULT_WEIGHTS or 1 per axis"})
+    alpha: float = field(default=0.6, metadata={
+        "help": "raters' typicality weight on log π_ref (Zhang et al. 2025: 0.57-0.65)"})
+    weight_sd: float = field(default=0.5, metadata={"help": "rater heterogeneity"})
+    noise_scale: float = field(default=1.0, metadata={"help": "Bradley-Terry noise scale"})
+    rm: str = field(default="linear", metadata={"help": "linear | mlp"})
+    rm_pairs: int = field(default=2000, metadata={"help": "preference pairs to fit the RM on"})
+    rm_hidden: tuple[int, ...] = field(default=(32, 32), metadata={"help": "MLP capacity"})
+    rm_visible: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "features the RM sees; default the perceptual axes (a misspecified RM)"})
+    ensemble: int = field(default=1, metadata={"help": "RM ensemble members (1 = none)"})
+    ensemble_agg: str = field(default="mean", metadata={
+        "help": "mean | min | mean_minus_std (Coste et al. 2023)"})
+    ensemble_lam: float = 1.0
+    betas: tuple[float, ...] = field(default=tuple(np.round(np.geomspace(0.05, 20.0, 40), 6)),
+                                     metadata={"help": "KL strengths of the tilt sweep"})
+    bon_max: int = field(default=1000, metadata={"help": "largest n of best-of-n"})
+    report_beta: float = field(default=0.5, metadata={
+        "help": "β of the tuned policy shown in the bias-shift analysis and the picture grid"})
+    min_ess: float = field(default=200.0, metadata={
+        "help": "refuse tilts whose effective sample size falls below this"})
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rm not in ("linear", "mlp"):
+            raise InputError(f"rm={self.rm!r}; use 'linear' or 'mlp'")
+        if self.ensemble < 1:
+            raise InputError(f"ensemble={self.ensemble} should be >= 1")
+        if self.rm_pairs < 10:
+            raise InputError(f"rm_pairs={self.rm_pairs} is too few to fit a reward model; "
+                             "use at least 10 (hundreds for a useful one)")
+        if any(b <= 0 for b in self.betas) or self.report_beta <= 0:
+            raise InputError("every beta must be > 0")
+        self.betas = tuple(sorted(float(b) for b in self.betas))
+        self.rm_hidden = tuple(int(h) for h in self.rm_hidden)
+        if self.rm_visible is not None:
+            self.rm_visible = tuple(self.rm_visible)
+
+
+@dataclass
+class LabResult:
+    """Everything a run found; ``summary`` is its ``summary.json``."""
+
+    summary: dict[str, Any]
+    records: list[dict[str, Any]]
+    world: World
+    pool_sample: WorldSample
+    base_weights: np.ndarray
+    tuned_weights: np.ndarray
+    proxy: np.ndarray
+    gold: np.ndarray
+
+
+def _raters(cfg: LabConfig, world: World) -> RaterPopulation:
+    weights = cfg.rater_weights or DEFAULT_WEIGHTS.get(cfg.world) or {
+        k: 1.0 for k in world.axes_of("perceptual")}
+    return RaterPopulation(weights=dict(weights), alpha=cfg.alpha, weight_sd=cfg.weight_sd,
+                           noise_scale=cfg.noise_scale, seed=cfg.seed)
+
+
+def build_reward_model(cfg: LabConfig):
+    """The reward model the config asks for (unfitted)."""
+    from rewardshift.lab.reward_model import MLPRM, Ensemble, LinearRM
+
+    def member(seed: int):
+        if cfg.rm == "linear":
+            return LinearRM(visible_features=cfg.rm_visible, seed=seed)
+        return MLPRM(visible_features=cfg.rm_visible, hidden=cfg.rm_hidden, seed=seed)
+
+    if cfg.ensemble == 1:
+        return member(cfg.seed)
+    return Ensemble([member(cfg.seed + k) for k in range(cfg.ensemble)],
+                    aggregation=cfg.ensemble_agg, lam=cfg.ensemble_lam, seed=cfg.seed)
+
+
+def _rm_features(ws: WorldSample, names: list[str]) -> dict[str, np.ndarray]:
+    feats = {k: np.asarray(ws.features[k], dtype=float) for k in names if k != "log_ref"}
+    if "log_ref" in names:
+        feats["log_ref"] = ws.log_base
+    return feats
+
+
+def fit_reward_model(cfg: LabConfig, world: World, raters: RaterPopulation
+                     ) -> tuple[Any, PreferenceData, list[str]]:
+    """Preference pairs on a fresh base sample, and the reward model fitted to them."""
+    names = list(cfg.rm_visible or world.axes_of("perceptual"))
+    train = world.sample(max(5 * cfg.rm_pairs, 2000), seed=cfg.seed + 1)
+    prefs = raters.preferences(train, cfg.rm_pairs, seed=cfg.seed + 2)
+    plain = [k for k in names if k != "log_ref"]
+    fa, fb, labels = prefs.pair_features(plain, include_log_ref="log_ref" in names)
+    rm = build_reward_model(cfg).fit(fa, fb, labels)
+    return rm, prefs, names
+
+
+def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
+    """Run the whole laboratory pipeline for one configuration."""
+    from rewardshift.lab import analysis as an
+    from rewardshift.lab import optimize as opt
+
+    tick = progress or (lambda *_: None)
+    world = get_world(cfg.world, **cfg.world_config)
+    tick("world", 0, 5)
+    ws = world.enumerate() or world.sample(cfg.n_pool, seed=cfg.seed)
+    pool = world.to_pool(ws)
+    raters = _raters(cfg, world)
+    tick("reward model", 1, 5)
+    rm, prefs, names = fit_reward_model(cfg, world, raters)
+    proxy = np.asarray(rm.score(_rm_features(ws, names)), dtype=float)
+    gold = np.asarray(world.gold(ws.features), dtype=float)
+    w0 = pool.base_weights
+    proxy = proxy - float(w0 @ proxy)  # rewards relative to the base policy
+    gold = gold - float(w0 @ gold)
+    alpha_hat = estimate_alpha(prefs.frame, seed=cfg.seed)
+
+    tick("optimisers", 2, 5)
+    funcs = {"proxy": proxy, "gold": gold}
+    sweep = opt.tilt_sweep(w0, proxy, cfg.betas, functions=funcs, sampled=pool.sampled,
+                           min_ess=cfg.min_ess, allow_low_ess=True)
+    ns = np.unique(np.round(np.geomspace(1, cfg.bon_max, 40)).astype(int))
+    bon = (opt.best_of_n_sweep(proxy, ns, functions=funcs) if pool.sampled
+           else opt.best_of_n_exact_sweep(w0, proxy, ns, functions=funcs))
+
+    tick("analyses", 3, 5)
+    ok = ~np.asarray(sweep.low_ess)
+    d_tilt = np.sqrt(np.maximum(np.asarray(sweep.kl)[ok], 0.0))
+    gold_tilt = np.asarray(sweep.expectations["gold"])[ok]
+    d_bon = np.sqrt(np.asarray(bon.kl))
+    fit_rl = an.fit_rl(d_tilt, gold_tilt, seed=cfg.seed)
+    fit_bon = an.fit_bon(d_bon, np.asarray(bon.expectations["gold"]), seed=cfg.seed)
+    tuned = opt.tilt(w0, proxy, beta=cfg.report_beta)
+    shift = an.bias_shift(pool, tuned, _numeric_axes(world, ws),
+                          truth_weights=_truth_weights(ws))
+    edges = an.edge_cases(pool, tuned)
+
+    records = [{"optimizer": "tilt", "beta": b, "kl": k, "d": math.sqrt(max(k, 0.0)),
+                "ess": e, "low_ess": bool(lo), **{f: float(v[i]) for f, v in
+                                                   sweep.expectations.items()}}
+               for i, (b, k, e, lo) in enumerate(zip(sweep.betas, sweep.kl, sweep.ess,
+                                                     sweep.low_ess, strict=True))]
+    records += [{"optimizer": "best_of_n", "n": int(n), "kl": float(k),
+                 "kl_bound": float(opt.bon_kl_bound(int(n))), "d": math.sqrt(max(k, 0.0)),
+                 **{f: float(v[i]) for f, v in bon.expectations.items()}}
+                for i, (n, k) in enumerate(zip(bon.ns, bon.kl, strict=True))]
+    summary = {
+        "world": cfg.world, "n_outcomes": len(ws), "enumerated": not pool.sampled,
+        "reward_model": {"kind": cfg.rm, "ensemble": cfg.ensemble, "features": names,
+                         "heldout_accuracy": float(rm.heldout_accuracy)},
+        "alpha": {"true": cfg.alpha, "estimate": alpha_hat.value,
+                  "ci": [alpha_hat.ci_low, alpha_hat.ci_high]},
+        "overoptimization": {"tilt": fit_rl.to_dict(), "best_of_n": fit_bon.to_dict(),
+                             "gold_peak_tilt": _peak(d_tilt, gold_tilt),
+                             "gold_peak_bon": _peak(d_bon, bon.expectations["gold"])},
+        "report_beta": cfg.report_beta,
+        "bias_shift": shift,
+        "edge_cases": edges,
+        "config": asdict(cfg),
+    }
+    tick("done", 5, 5)
+    return LabResult(summary, records, world, ws, w0, tuned, proxy, gold)
+
+
+def _numeric_axes(world: World, ws: WorldSample) -> list[str]:
+    return [k for k in world.axes if k in ws.features
+            and np.issubdtype(np.asarray(ws.features[k]).dtype, np.number)]
+
+
+def _truth_weights(ws: WorldSample) -> np.ndarray | None:
+    """The ground-truth distribution over the pool's outcomes.
+
+    Enumerated support: the true probabilities. Pool drawn from the base policy: importance
+    weights π_truth / π_base, normalised (the constants of both densities cancel).
+    """
+    if ws.log_truth is None:
+        return None
+    lw = ws.log_truth if ws.enumerated else ws.log_truth - ws.log_base
+    w = np.exp(lw - lw.max())
+    return w / w.sum()
+
+
+def _peak(d: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    g = np.asarray(gold)
+    i = int(np.argmax(g))
+    return {"d": float(np.asarray(d)[i]), "gold": float(g[i]),
+            "turns_down": bool(g[-1] < g[i] - 1e-9 and i < len(g) - 1)}
+
+
+def lab_job(config: Mapping[str, Any], run_dir: str) -> dict[str, Any]:
+    """Sweep job: run the lab with ``config`` (LabConfig fields) and write ``run_dir``."""
+    from rewardshift.report.lab_run import write_lab_run
+
+    cfg = LabConfig(**dict(config))
+    result = run_lab(cfg)
+    write_lab_run(result, Path(run_dir), config=dict(config))
+    return result.summary
