@@ -20,7 +20,8 @@ def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-@pytest.mark.parametrize("script", ["bench_self_bleu.py", "bench_vendi.py", "bench_measure.py"])
+@pytest.mark.parametrize("script", ["bench_self_bleu.py", "bench_vendi.py", "bench_measure.py",
+                                    "bench_pool.py"])
 def test_benchmark_quick(script):
     res = _run(f"benchmarks/{script}", "--quick")
     assert res.returncode == 0, res.stdout + res.stderr
