@@ -237,6 +237,60 @@ lab_app = typer.Typer(no_args_is_help=True, help="The controlled RLHF laboratory
 app.add_typer(lab_app, name="lab")
 
 
+@lab_app.command("run")
+def lab_run_cmd(
+    world: str = typer.Argument("shatter", help="shatter | personas"),
+    beta: float = typer.Option(0.5, help="β of the tuned policy analysed and pictured"),
+    rm: str = typer.Option("linear", help="reward model: linear | mlp"),
+    rm_pairs: int = typer.Option(2000, help="preference pairs the reward model is fitted on"),
+    rm_visible: str | None = typer.Option(None, help="comma-separated features the RM sees "
+                                          "(default: those the raters weigh)"),
+    ensemble: int = typer.Option(1, help="reward-model ensemble members"),
+    ensemble_agg: str = typer.Option("mean", help="mean | min | mean_minus_std"),
+    n_pool: int = typer.Option(200_000, help="outcomes sampled from the base policy"),
+    out: Path | None = typer.Option(None, help="run directory (default runs/lab-<world>)"),
+    seed: int = typer.Option(0),
+) -> None:
+    """One laboratory run: raters → reward model → exact optimisers → analyses → report."""
+    from rewardshift.lab.run import LabConfig, run_lab
+    from rewardshift.report.lab_run import write_lab_run
+
+    def go() -> None:
+        t0 = time.perf_counter()
+        cfg = LabConfig(world=world, report_beta=beta, rm=rm, rm_pairs=rm_pairs,
+                        rm_visible=tuple(rm_visible.split(",")) if rm_visible else None,
+                        ensemble=ensemble, ensemble_agg=ensemble_agg, n_pool=n_pool, seed=seed)
+        with _progress() as update:
+            result = run_lab(cfg, progress=update)
+        s = result.summary
+        _out().print(render_lab(s))
+        report = write_lab_run(result, out or Path("runs") / f"lab-{world}",
+                               config={"job": "lab", **asdict(cfg)}, seed=seed)
+        console.print(f"wrote {report} in {time.perf_counter() - t0:.1f} s")
+
+    _run(go)
+
+
+def render_lab(s: dict[str, Any]) -> Table:
+    """The headline numbers of a lab run."""
+    from rewardshift.lab.analysis import describe_bias_shift
+
+    t = Table(title=f"lab: {s['world']}", show_header=False)
+    rm, a, oo = s["reward_model"], s["alpha"], s["overoptimization"]
+    t.add_row("reward model held-out accuracy", f"{rm['heldout_accuracy']:.3f}")
+    t.add_row("raters' α (true / recovered, 95% CI)",
+              f"{a['true']} / {a['estimate']:.3f} [{a['ci'][0]:.3f}, {a['ci'][1]:.3f}]")
+    for name, key in (("KL tilt", "gold_peak_tilt"), ("best-of-n", "gold_peak_bon")):
+        p = oo[key]
+        verdict = "then falls (over-optimisation)" if p["turns_down"] else "never turns down"
+        t.add_row(f"{name}: gold peak", f"{p['gold']:+.3f} at d = {p['d']:.2f}, {verdict}")
+    t.add_row(f"bias shift at β={s['report_beta']}", describe_bias_shift(s["bias_shift"]))
+    e = s["edge_cases"]
+    t.add_row("edge cases (truth's rarest 5%)",
+              f"mass {e['mass_base']:.3f} → {e['mass_tuned']:.3f}, recall {e['recall']:.2f}")
+    return t
+
+
 @lab_app.command("sweep")
 def lab_sweep_cmd(
     config: Path = typer.Argument(..., help="sweep TOML: name, job, [fixed], [grid]"),

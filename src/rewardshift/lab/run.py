@@ -8,7 +8,6 @@ each can be tested and reused.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,10 +24,14 @@ __all__ = ["LabConfig", "LabResult", "build_reward_model", "lab_job", "run_lab"]
 
 ProgressFn = Callable[[str, int, int], None]
 
-#: Raters' default perceptual weights per world (what the seed text says raters like).
+#: Raters' default weights per world: heavy on what the seed text says raters like (symmetry,
+#: clarity, the iconic moment), light on ``plausibility`` (the gold reward, which raters see
+#: only dimly). A reward model fitted to these raters rises on gold at first and then, pushed
+#: harder, trades it for the iconic look: the over-optimisation turn-over.
 DEFAULT_WEIGHTS = {
-    "shatter": {"symmetry": 3.0, "clarity": 2.0, "iconic_moment": 4.0},
+    "shatter": {"symmetry": 3.0, "clarity": 2.0, "iconic_moment": 4.0, "plausibility": 0.5},
 }
+GOLD_FEATURE = "plausibility"
 
 
 @dataclass
@@ -50,7 +53,8 @@ class LabConfig:
     rm_pairs: int = field(default=2000, metadata={"help": "preference pairs to fit the RM on"})
     rm_hidden: tuple[int, ...] = field(default=(32, 32), metadata={"help": "MLP capacity"})
     rm_visible: tuple[str, ...] | None = field(default=None, metadata={
-        "help": "features the RM sees; default the perceptual axes (a misspecified RM)"})
+        "help": "features the RM sees; default those the raters weigh. Leave one out for a "
+                "misspecified RM (e.g. without 'plausibility' gold falls from the start)"})
     ensemble: int = field(default=1, metadata={"help": "RM ensemble members (1 = none)"})
     ensemble_agg: str = field(default="mean", metadata={
         "help": "mean | min | mean_minus_std (Coste et al. 2023)"})
@@ -92,11 +96,24 @@ class LabResult:
     tuned_weights: np.ndarray
     proxy: np.ndarray
     gold: np.ndarray
+    truth_weights: np.ndarray | None
+
+
+def _rater_weights(cfg: LabConfig, world: World) -> dict[str, float]:
+    return dict(cfg.rater_weights or DEFAULT_WEIGHTS.get(cfg.world) or {
+        k: 1.0 for k in world.axes_of("perceptual")})
+
+
+def with_gold_feature(world: World, ws: WorldSample) -> WorldSample:
+    """``ws`` with the gold reward added as the feature ``plausibility`` (raters may weigh it)."""
+    feats = {**ws.features, GOLD_FEATURE: np.asarray(world.gold(ws.features), dtype=float)}
+    return WorldSample(world=ws.world, features=feats, log_base=ws.log_base,
+                       log_truth=ws.log_truth, enumerated=ws.enumerated,
+                       categories=ws.categories)
 
 
 def _raters(cfg: LabConfig, world: World) -> RaterPopulation:
-    weights = cfg.rater_weights or DEFAULT_WEIGHTS.get(cfg.world) or {
-        k: 1.0 for k in world.axes_of("perceptual")}
+    weights = _rater_weights(cfg, world)
     return RaterPopulation(weights=dict(weights), alpha=cfg.alpha, weight_sd=cfg.weight_sd,
                            noise_scale=cfg.noise_scale, seed=cfg.seed)
 
@@ -126,8 +143,9 @@ def _rm_features(ws: WorldSample, names: list[str]) -> dict[str, np.ndarray]:
 def fit_reward_model(cfg: LabConfig, world: World, raters: RaterPopulation
                      ) -> tuple[Any, PreferenceData, list[str]]:
     """Preference pairs on a fresh base sample, and the reward model fitted to them."""
-    names = list(cfg.rm_visible or world.axes_of("perceptual"))
-    train = world.sample(max(5 * cfg.rm_pairs, 2000), seed=cfg.seed + 1)
+    names = list(cfg.rm_visible or _rater_weights(cfg, world))
+    train = with_gold_feature(world, world.sample(max(5 * cfg.rm_pairs, 2000),
+                                                  seed=cfg.seed + 1))
     prefs = raters.preferences(train, cfg.rm_pairs, seed=cfg.seed + 2)
     plain = [k for k in names if k != "log_ref"]
     fa, fb, labels = prefs.pair_features(plain, include_log_ref="log_ref" in names)
@@ -143,13 +161,13 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
     tick = progress or (lambda *_: None)
     world = get_world(cfg.world, **cfg.world_config)
     tick("world", 0, 5)
-    ws = world.enumerate() or world.sample(cfg.n_pool, seed=cfg.seed)
+    ws = with_gold_feature(world, world.enumerate() or world.sample(cfg.n_pool, seed=cfg.seed))
     pool = world.to_pool(ws)
     raters = _raters(cfg, world)
     tick("reward model", 1, 5)
     rm, prefs, names = fit_reward_model(cfg, world, raters)
     proxy = np.asarray(rm.score(_rm_features(ws, names)), dtype=float)
-    gold = np.asarray(world.gold(ws.features), dtype=float)
+    gold = np.asarray(ws.features[GOLD_FEATURE], dtype=float)
     w0 = pool.base_weights
     proxy = proxy - float(w0 @ proxy)  # rewards relative to the base policy
     gold = gold - float(w0 @ gold)
@@ -157,11 +175,11 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
 
     tick("optimisers", 2, 5)
     funcs = {"proxy": proxy, "gold": gold}
-    sweep = opt.tilt_sweep(w0, proxy, cfg.betas, functions=funcs, sampled=pool.sampled,
-                           min_ess=cfg.min_ess, allow_low_ess=True)
-    ns = np.unique(np.round(np.geomspace(1, cfg.bon_max, 40)).astype(int))
+    sweep = opt.tilt_sweep(pool, proxy, cfg.betas, functions=funcs, min_ess=cfg.min_ess,
+                           allow_low_ess=True)
+    ns = opt.bon_grid(cfg.bon_max, points=40)
     bon = (opt.best_of_n_sweep(proxy, ns, functions=funcs) if pool.sampled
-           else opt.best_of_n_exact_sweep(w0, proxy, ns, functions=funcs))
+           else opt.best_of_n_exact_sweep(pool, proxy, ns, functions=funcs))
 
     tick("analyses", 3, 5)
     ok = ~np.asarray(sweep.low_ess)
@@ -170,20 +188,15 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
     d_bon = np.sqrt(np.asarray(bon.kl))
     fit_rl = an.fit_rl(d_tilt, gold_tilt, seed=cfg.seed)
     fit_bon = an.fit_bon(d_bon, np.asarray(bon.expectations["gold"]), seed=cfg.seed)
-    tuned = opt.tilt(w0, proxy, beta=cfg.report_beta)
-    shift = an.bias_shift(pool, tuned, _numeric_axes(world, ws),
-                          truth_weights=_truth_weights(ws))
-    edges = an.edge_cases(pool, tuned)
+    tuned = opt.tilt(pool, proxy, beta=cfg.report_beta, min_ess=cfg.min_ess)
+    truth = _truth_weights(ws)
+    targets = {k: a.iconic for k, a in world.axes.items() if a.iconic is not None}
+    shift = an.bias_shift(pool, tuned, _numeric_axes(world, ws), truth_weights=truth,
+                          target=targets or None)
+    edges = an.edge_cases(pool, tuned, truth_weights=truth)
 
-    records = [{"optimizer": "tilt", "beta": b, "kl": k, "d": math.sqrt(max(k, 0.0)),
-                "ess": e, "low_ess": bool(lo), **{f: float(v[i]) for f, v in
-                                                   sweep.expectations.items()}}
-               for i, (b, k, e, lo) in enumerate(zip(sweep.betas, sweep.kl, sweep.ess,
-                                                     sweep.low_ess, strict=True))]
-    records += [{"optimizer": "best_of_n", "n": int(n), "kl": float(k),
-                 "kl_bound": float(opt.bon_kl_bound(int(n))), "d": math.sqrt(max(k, 0.0)),
-                 **{f: float(v[i]) for f, v in bon.expectations.items()}}
-                for i, (n, k) in enumerate(zip(bon.ns, bon.kl, strict=True))]
+    records = [{"optimizer": "tilt", **r} for r in sweep.to_records()]
+    records += [{"optimizer": "best_of_n", **r} for r in bon.to_records()]
     summary = {
         "world": cfg.world, "n_outcomes": len(ws), "enumerated": not pool.sampled,
         "reward_model": {"kind": cfg.rm, "ensemble": cfg.ensemble, "features": names,
@@ -199,11 +212,11 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
         "config": asdict(cfg),
     }
     tick("done", 5, 5)
-    return LabResult(summary, records, world, ws, w0, tuned, proxy, gold)
+    return LabResult(summary, records, world, ws, w0, tuned, proxy, gold, truth)
 
 
 def _numeric_axes(world: World, ws: WorldSample) -> list[str]:
-    return [k for k in world.axes if k in ws.features
+    return [k for k in world.axes if k in ws.features and k not in ws.categories
             and np.issubdtype(np.asarray(ws.features[k]).dtype, np.number)]
 
 
