@@ -67,3 +67,9 @@ def test_lab_sweep_job(tmp_path):
     cfg = SweepConfig(name="lab", job="lab", fixed=SMALL, grid={"ensemble": [1, 3]})
     res = run_sweep(cfg, tmp_path)
     assert sorted(res.finished) == ["ensemble=1", "ensemble=3"], res.failed
+
+
+def test_tuned_outcomes_are_less_diverse():
+    d = run_lab(LabConfig(**SMALL)).summary["diversity"]
+    assert d["tuned"]["vendi_q1"] < d["base"]["vendi_q1"]
+    assert d["tuned"]["distinct_share"] < d["base"]["distinct_share"]

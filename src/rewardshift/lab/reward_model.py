@@ -31,7 +31,8 @@ from scipy.special import expit, log_expit
 
 from rewardshift._exceptions import InputError, MissingDependencyError
 
-__all__ = ["Ensemble", "LinearRM", "MLPRM", "RewardModel", "pairwise_accuracy"]
+__all__ = ["Ensemble", "LinearRM", "MLPRM", "RewardModel", "aggregate_scores",
+           "pairwise_accuracy"]
 
 Features = Mapping[str, np.ndarray] | np.ndarray
 
@@ -331,11 +332,28 @@ class Ensemble:
 
     def score(self, features: Features) -> np.ndarray:
         """Aggregated reward of each outcome, (N,)."""
-        s = self.member_scores(features)
-        if self.aggregation == "mean":
-            return s.mean(axis=0)
-        if self.aggregation == "min":
-            return s.min(axis=0)
-        if self.aggregation == "mean_minus_std":
-            return s.mean(axis=0) - self.lam * s.std(axis=0)
-        return s.mean(axis=0) - self.lam * s.var(axis=0)
+        return aggregate_scores(self.member_scores(features), self.aggregation, lam=self.lam)
+
+
+def aggregate_scores(member_scores: np.ndarray, aggregation: str = "mean", *,
+                     lam: float = 1.0) -> np.ndarray:
+    """Combine the scores of an ensemble's members, shape (K, N) → (N,).
+
+    ``mean``; ``min`` (worst-case optimisation); ``mean_minus_std`` and ``mean_minus_var``
+    (uncertainty-weighted optimisation, ``mean − λ·std`` / ``mean − λ·var``): Coste, Anwar,
+    Kirk & Krueger 2023, "Reward Model Ensembles Help Mitigate Overoptimization",
+    arXiv 2310.02743, §3.
+    """
+    s = np.asarray(member_scores, dtype=float)
+    if s.ndim != 2:
+        raise InputError(f"member_scores must be (n_members, N), got shape {s.shape}")
+    if aggregation == "mean":
+        return s.mean(axis=0)
+    if aggregation == "min":
+        return s.min(axis=0)
+    if aggregation == "mean_minus_std":
+        return s.mean(axis=0) - lam * s.std(axis=0)
+    if aggregation == "mean_minus_var":
+        return s.mean(axis=0) - lam * s.var(axis=0)
+    raise InputError(f"aggregation={aggregation!r}; use mean, min, mean_minus_std or "
+                     "mean_minus_var")

@@ -195,6 +195,9 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
                           target=targets or None)
     edges = an.edge_cases(pool, tuned, truth_weights=truth)
 
+    diversity = outcome_diversity(ws, _numeric_axes(world, ws), {"base": w0, "tuned": tuned},
+                                  seed=cfg.seed)
+
     records = [{"optimizer": "tilt", **r} for r in sweep.to_records()]
     records += [{"optimizer": "best_of_n", **r} for r in bon.to_records()]
     summary = {
@@ -209,10 +212,34 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
         "report_beta": cfg.report_beta,
         "bias_shift": shift,
         "edge_cases": edges,
+        "diversity": diversity,
         "config": asdict(cfg),
     }
     tick("done", 5, 5)
     return LabResult(summary, records, world, ws, w0, tuned, proxy, gold, truth)
+
+
+def outcome_diversity(ws: WorldSample, axes: list[str], policies: dict[str, np.ndarray], *,
+                      n: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Diversity of each policy's outcomes, with the metrics of :mod:`rewardshift.metrics`.
+
+    Draws ``n`` outcomes from each policy (seeded), standardises the numeric axes by the base
+    pool's mean and spread, and reports the Vendi score (q = 1; Friedman & Dieng 2023) and the
+    embedding diversity (1 − mean cosine) of those vectors, plus the share of distinct
+    outcomes drawn.
+    """
+    from rewardshift.metrics.semantic import embedding_diversity, vendi_score
+
+    x = np.column_stack([np.asarray(ws.features[a], dtype=float) for a in axes])
+    x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, w in policies.items():
+        idx = rng.choice(len(x), size=n, replace=True, p=w / w.sum())
+        v = x[idx]
+        out[name] = {"vendi_q1": vendi_score(v, q=1.0), "embedding_diversity":
+                     embedding_diversity(v), "distinct_share": len(np.unique(idx)) / n}
+    return out
 
 
 def _numeric_axes(world: World, ws: WorldSample) -> list[str]:

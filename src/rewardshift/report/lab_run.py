@@ -153,8 +153,18 @@ def _sections(s: dict[str, Any], png: dict[str, bytes], rows: list[dict[str, Any
         html_table(["tail outcomes", "mass truth", "mass base", "mass tuned", "recall"],
                    [[e["n_tail"], e["mass_truth"], e["mass_base"], e["mass_tuned"],
                      e["recall"]]])]
+    div = s.get("diversity") or {}
+    if div:
+        edges.append(html_paragraph(
+            "Diversity of outcomes drawn from each policy (2,000 draws; standardised numeric "
+            "axes as vectors): Vendi score (q = 1, higher = more diverse), 1 − mean cosine, "
+            "and the share of distinct outcomes."))
+        edges.append(html_table(["policy", "Vendi (q=1)", "embedding diversity",
+                                 "distinct share"],
+                                [[k, v["vendi_q1"], v["embedding_diversity"],
+                                  v["distinct_share"]] for k, v in div.items()]))
     sections = [("Summary", lead), ("Over-optimisation", over),
-                (f"Bias shift per axis at β={s['report_beta']}", shift), ("Edge cases", edges)]
+                (f"Bias shift per axis at β={s['report_beta']}", shift), ("Edge cases and diversity", edges)]
     pics = [html_image(n, b) for n, b in png.items()
             if n == "frames" or n.startswith("categories_")]
     if pics:
