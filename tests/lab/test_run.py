@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -73,3 +74,15 @@ def test_tuned_outcomes_are_less_diverse():
     d = run_lab(LabConfig(**SMALL)).summary["diversity"]
     assert d["tuned"]["vendi_q1"] < d["base"]["vendi_q1"]
     assert d["tuned"]["distinct_share"] < d["base"]["distinct_share"]
+
+
+def test_personas_collapse_toward_the_most_typical_nationalities():
+    res = run_lab(LabConfig(world="personas", rm_pairs=1000))
+    codes = res.pool_sample.features["nationality"].astype(int)
+
+    def entropy(w):
+        p = np.bincount(codes, weights=w)
+        p = p[p > 0] / p.sum()
+        return float(-(p * np.log(p)).sum())
+
+    assert entropy(res.tuned_weights) < 0.8 * entropy(res.base_weights)

@@ -53,8 +53,8 @@ class LabConfig:
     rm_pairs: int = field(default=2000, metadata={"help": "preference pairs to fit the RM on"})
     rm_hidden: tuple[int, ...] = field(default=(32, 32), metadata={"help": "MLP capacity"})
     rm_visible: tuple[str, ...] | None = field(default=None, metadata={
-        "help": "features the RM sees; default those the raters weigh. Leave one out for a "
-                "misspecified RM (e.g. without 'plausibility' gold falls from the start)"})
+        "help": "features the RM sees; default those the raters weigh plus log_ref (their "
+                "typicality bias acts through it). Leave one out for a misspecified RM"})
     ensemble: int = field(default=1, metadata={"help": "RM ensemble members (1 = none)"})
     ensemble_agg: str = field(default="mean", metadata={
         "help": "mean | min | mean_minus_std (Coste et al. 2023)"})
@@ -104,6 +104,13 @@ def _rater_weights(cfg: LabConfig, world: World) -> dict[str, float]:
         k: 1.0 for k in world.axes_of("perceptual")})
 
 
+def default_visible(cfg: LabConfig, world: World) -> list[str]:
+    """What a well-specified RM sees: every feature the raters weigh and, when they have a
+    typicality bias (α > 0), the base log-probability ``log_ref`` through which it acts."""
+    names = list(_rater_weights(cfg, world))
+    return names + ["log_ref"] if cfg.alpha > 0 else names
+
+
 def with_gold_feature(world: World, ws: WorldSample) -> WorldSample:
     """``ws`` with the gold reward added as the feature ``plausibility`` (raters may weigh it)."""
     feats = {**ws.features, GOLD_FEATURE: np.asarray(world.gold(ws.features), dtype=float)}
@@ -143,7 +150,7 @@ def _rm_features(ws: WorldSample, names: list[str]) -> dict[str, np.ndarray]:
 def fit_reward_model(cfg: LabConfig, world: World, raters: RaterPopulation
                      ) -> tuple[Any, PreferenceData, list[str]]:
     """Preference pairs on a fresh base sample, and the reward model fitted to them."""
-    names = list(cfg.rm_visible or _rater_weights(cfg, world))
+    names = list(cfg.rm_visible or default_visible(cfg, world))
     train = with_gold_feature(world, world.sample(max(5 * cfg.rm_pairs, 2000),
                                                   seed=cfg.seed + 1))
     prefs = raters.preferences(train, cfg.rm_pairs, seed=cfg.seed + 2)
