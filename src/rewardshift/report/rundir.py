@@ -388,10 +388,7 @@ class RunDir:
         return paths
 
     def _write_fig_bytes(self, name: str, data: bytes) -> Path:
-        p = self.figure_path(name)
-        with atomic_write(p, "wb") as fh:
-            fh.write(data)
-        return p
+        return self.write_bytes(str(Path("figures") / name), data)
 
     # ------------------------------------------------------------------ metrics.jsonl
 
