@@ -40,6 +40,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _timing import best_of  # benchmarks/_timing.py, beside this script
 from scipy.special import softmax
 
 from rewardshift.lab.optimize import best_of_n_sweep, bon_grid, tilt_sweep
@@ -63,15 +64,6 @@ def ours(proxy, gold, betas, ns):
     tilt = tilt_sweep(w, proxy, betas, functions=funcs, sampled=True, allow_low_ess=True)
     bon = best_of_n_sweep(proxy, ns, functions={**funcs, "gold2": gold * gold})
     return tilt, bon
-
-
-def best_time(fn, repeat: int = 3) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def naive_tilt(proxy, gold, betas) -> tuple[float, np.ndarray]:
@@ -115,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     ns = bon_grid(n_max)
     print(f"pool N={big_n:,}  betas={len(betas)}  best-of-n grid: {len(ns)} n in 1..{n_max:,}")
 
-    t_ours, (tilt, bon) = best_time(lambda: ours(proxy, gold, betas, ns))
+    t_ours, (tilt, bon) = best_of(lambda: ours(proxy, gold, betas, ns), repeats=3)
     w = np.full(big_n, 1.0 / big_n)
-    t_tilt, _ = best_time(lambda: tilt_sweep(w, proxy, betas, functions={"proxy": proxy,
-                                             "gold": gold}, allow_low_ess=True))
+    t_tilt, _ = best_of(lambda: tilt_sweep(w, proxy, betas, functions={"proxy": proxy,
+                                             "gold": gold}, allow_low_ess=True), repeats=3)
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     tracemalloc.start()
     ours(proxy, gold, betas, ns)

@@ -31,10 +31,9 @@ import argparse
 import math
 import os
 import sys
-import time
-from collections.abc import Callable
 
 import numpy as np
+from _timing import best_of  # benchmarks/_timing.py, beside this script
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 from rewardshift.metrics.lexical import self_bleu_per_sample
@@ -75,20 +74,9 @@ def fast_bleu_self_bleu(samples: list[list[str]]) -> np.ndarray | None:
     return np.array(SelfBLEU(samples, {MAX_N: (1.0 / MAX_N,) * MAX_N}).get_score()[MAX_N])
 
 
-def timed(fn: Callable[[], np.ndarray | None], repeats: int = 1
-          ) -> tuple[float, np.ndarray | None]:
-    """Best-of-``repeats`` seconds of ``fn()`` and its last value."""
-    best, value = math.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, value
-
-
 def time_ours(samples: list[list[str]]) -> tuple[float, np.ndarray]:
     self_bleu_per_sample(samples[: max(2, len(samples) // 10)])  # warm-up
-    seconds, value = timed(lambda: self_bleu_per_sample(samples, max_n=MAX_N), repeats=5)
+    seconds, value = best_of(lambda: self_bleu_per_sample(samples, max_n=MAX_N), repeats=5)
     assert value is not None
     return seconds, value
 
@@ -124,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
     samples = make_corpus(n_nltk, seed=1)
     ours_s, ours = time_ours(samples)
-    nltk_s, ref = timed(lambda: nltk_self_bleu(samples))
-    fast_s, fast = timed(lambda: fast_bleu_self_bleu(samples))
+    nltk_s, ref = best_of(lambda: nltk_self_bleu(samples))
+    fast_s, fast = best_of(lambda: fast_bleu_self_bleu(samples))
     diff = float(np.abs(ours - ref).max())
     rows.append(dict(n=n_nltk, ours=ours_s, nltk=nltk_s, speedup=nltk_s / ours_s, diff=diff,
                      fast=fast_s if fast is not None else None, mean=float(ours.mean()),
@@ -137,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
     samples = make_corpus(n_fast, seed=2)
     ours_s, ours = time_ours(samples)
-    fast_s, fast = timed(lambda: fast_bleu_self_bleu(samples))
+    fast_s, fast = best_of(lambda: fast_bleu_self_bleu(samples))
     rows.append(dict(n=n_fast, ours=ours_s, fast=fast_s if fast is not None else None,
                      mean=float(ours.mean())))
     if fast is None:
@@ -154,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         self_bleu_per_sample(corpus[: len(corpus) // 10])  # warm-up
     for _ in range(5):
         for n, corpus in corpora.items():
-            seconds, ours = timed(lambda corpus=corpus: self_bleu_per_sample(corpus))
+            seconds, ours = best_of(lambda corpus=corpus: self_bleu_per_sample(corpus))
             times[n] = min(times[n], seconds)
     for n, corpus in corpora.items():
         rows.append(dict(n=n, ours=times[n], mean=float(self_bleu_per_sample(corpus).mean())))

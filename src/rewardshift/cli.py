@@ -6,6 +6,7 @@ Exit codes: 0 success; 2 bad input (a file, an argument: the message says what a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -135,7 +136,7 @@ def _load_pair(samples_path: Path, compare: Path | None, base: str | None, tuned
         a, b = f"{a} (base)", f"{b} (tuned)"
 
     def relabel(ss: list[Sample], name: str) -> list[Sample]:
-        return [Sample(**{**s.__dict__, "source": name}) for s in ss]
+        return [dataclasses.replace(s, source=name) for s in ss]
 
     return relabel(first, a) + relabel(second, b), a, b
 

@@ -85,8 +85,7 @@ class MeasureConfig:
 class Features:
     """Per-sample features computed once and shared by every subset evaluation."""
 
-    def __init__(self, samples: Sequence[Sample], cfg: MeasureConfig,
-                 progress: ProgressFn | None = None) -> None:
+    def __init__(self, samples: Sequence[Sample], cfg: MeasureConfig) -> None:
         self.n = len(samples)
         self.cfg = cfg
         self.texts = [s.text for s in samples]

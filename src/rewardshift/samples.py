@@ -18,6 +18,7 @@ samples; ``source`` is the file's stem when read through :func:`read_samples`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -203,12 +204,8 @@ def iter_jsonl(path: str | os.PathLike[str], *, source: str | None = None) -> It
                             lineno) from exc
             sample = sample_from_dict(obj, path=p, line=lineno)
             if source and not sample.source:
-                sample = _with_source(sample, source)
+                sample = dataclasses.replace(sample, source=source)
             yield sample
-
-
-def _with_source(sample: Sample, source: str) -> Sample:
-    return Sample(**{**sample.__dict__, "source": source})
 
 
 def iter_samples(path: str | os.PathLike[str], *, source: str | None = None,
@@ -238,7 +235,7 @@ def _iter_parquet(path: Path, *, source: str | None, batch_size: int) -> Iterato
                 rec["top_logprobs"] = json.loads(rec["top_logprobs"])
             sample = sample_from_dict(rec, path=str(path), line=row)
             if source and not sample.source:
-                sample = _with_source(sample, source)
+                sample = dataclasses.replace(sample, source=source)
             yield sample
 
 
