@@ -320,6 +320,58 @@ def lab_sweep_cmd(
     _run(go)
 
 
+lm_app = typer.Typer(no_args_is_help=True, help="Real preference tuning of a tiny LM (TRL).")
+app.add_typer(lm_app, name="lm")
+
+
+@lm_app.command("run")
+def lm_run_cmd(
+    config: Path | None = typer.Option(None, "--config", help="TOML or JSON file of LMConfig "
+                                       "fields (sections pretrain, raters, reward, dpo; a list "
+                                       "of [[grpo]] runs)"),
+    out: Path = typer.Option(Path("runs/lm"), "--out", help="run directory (must not hold a "
+                             "finished run)"),
+    small: bool = typer.Option(False, "--small", help="the small CI configuration (~1 min)"),
+    seed: int | None = typer.Option(None, help="seed of every step (overrides the config)"),
+    monitor: bool = typer.Option(True, "--monitor/--no-monitor",
+                                 help="attach the training monitor to the GRPO runs"),
+) -> None:
+    """Grammar -> pretrain GPT-2 -> raters -> TRL reward model -> GRPO, DPO, best-of-n ->
+    measure every checkpoint -> report."""
+    from rewardshift.lm.run import LMConfig, load_lm_config, run_lm
+
+    def go() -> None:
+        t0 = time.perf_counter()
+        if config is not None and small:
+            raise InputError("give either --config or --small, not both")
+        cfg = load_lm_config(config) if config is not None else (
+            LMConfig.small() if small else LMConfig())
+        overrides: dict[str, Any] = {}
+        if seed is not None:
+            overrides["seed"] = seed
+        if not monitor:
+            overrides["monitor"] = False
+        if overrides:
+            cfg = LMConfig.from_dict({**cfg.to_dict(), **overrides})
+        s = run_lm(cfg, out, progress=console.is_terminal)
+        t = Table(title=f"lm run → {out}")
+        for col in ("policy", "proxy", "gold", "in grammar", "√KL", "distinct-2 (per input)"):
+            t.add_column(col)
+        rows = [("base", s["runs"][s["tuned_run"]]["first"])] + [
+            (n, r["final"]) for n, r in s["runs"].items()]
+        for name, r in rows:
+            t.add_row(name, f"{r['proxy']:.2f}", f"{r['gold']:.2f}", f"{r['in_grammar']:.0%}",
+                      f"{r['sqrt_kl']:.2f}", f"{r.get('within_distinct_2', float('nan')):.2f}")
+        _out().print(t)
+        for run, events in s.get("alarms", {}).items():
+            for e in events:
+                console.print(f"[yellow]alarm[/] {run} step {e['step']}: {e['message']}",
+                              highlight=False)
+        console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
+
+    _run(go)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="rewardshift")
 

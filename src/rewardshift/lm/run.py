@@ -1,0 +1,489 @@
+"""The tiny-LM pipeline end to end: grammar -> pretrain -> raters -> RM -> GRPO / DPO / best-of-n
+-> measure every checkpoint -> run directory (and report).
+
+Layout of the run directory::
+
+    config.json  summary.json  metrics.jsonl  samples.parquet  report.html  figures/
+    base/            the pretrained policy (standard format, with its tokenizer)
+    reward_model/    the proxy RM (sequence classifier)
+    grpo-kl/final/   the tuned policy of the KL-regularised GRPO run (the "tuned" model)
+    grpo-weak-kl/    the weak-KL run that hacks the RM; dpo/ the DPO run
+    <run>/checkpoint-N/   checkpoints along training; <run>/monitor/ the monitor's logs
+
+``metrics.jsonl`` holds one record per measured checkpoint (``phase="checkpoint"``: ``run``,
+``step`` and the :func:`~rewardshift.lm.evaluate.evaluate_policy` row), one per training step
+(``phase="train"``: TRL's logged values and the monitor's), one per best-of-n ``n``
+(``run="best-of-n"``) and one per β of the exact tilt on the breakage support
+(``run="closed-form"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rewardshift._exceptions import InputError
+from rewardshift.lab.optimize import best_of_n_sweep, bon_kl_bound, tilt_sweep
+from rewardshift.lm.evaluate import ATTRIBUTES, PolicyEval, all_prompts, evaluate_policy
+from rewardshift.lm.grammar import FEATURES, PROMPTS, TextGrammar
+from rewardshift.lm.preferences import GoldReward, TextRaterConfig, text_preferences
+from rewardshift.lm.pretrain import PretrainConfig, load_causal_lm, pretrain
+from rewardshift.lm.reward import RewardConfig, RewardScorer, train_reward_model
+from rewardshift.lm.sampling import decode_completion, sample_completions
+from rewardshift.lm.scoring import sequence_logprobs
+from rewardshift.lm.tune import (
+    DPOSettings,
+    GRPOSettings,
+    ProxyReward,
+    checkpoints,
+    run_dpo,
+    run_grpo,
+)
+from rewardshift.samples import Sample
+
+__all__ = ["LMConfig", "load_lm_config", "run_lm"]
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """Everything a ``rewardshift lm run`` does, with defaults sized for ~10 min on 2 cores."""
+
+    seed: int = 0
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    raters: TextRaterConfig = field(default_factory=TextRaterConfig)
+    pref_texts: int = field(default=2000, metadata={"help": "grammar texts per kind to pair"})
+    pref_pairs: int = field(default=4000, metadata={"help": "preference pairs in all"})
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    grpo: tuple[GRPOSettings, ...] = field(default_factory=lambda: (
+        GRPOSettings(name="grpo-kl", beta=0.1, steps=80, learning_rate=1e-4, save_every=10),
+        GRPOSettings(name="grpo-weak-kl", beta=0.0, steps=80, learning_rate=3e-4,
+                     save_every=10)))
+    dpo: DPOSettings | None = field(default_factory=DPOSettings)
+    tuned_run: str = field(default="grpo-kl", metadata={
+        "help": "the run whose final policy is the 'tuned' model of the report"})
+    eval_k: int = field(default=16, metadata={"help": "completions per prompt per checkpoint"})
+    bon_pool: int = field(default=256, metadata={"help": "base samples per prompt for best-of-n"})
+    bon_ns: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    closed_form_betas: int = field(default=40, metadata={"help": "β values of the exact tilt"})
+    monitor: bool = field(default=True, metadata={"help": "attach the training monitor"})
+    embed: bool = field(default=False, metadata={"help": "embedding diversity (MiniLM)"})
+
+    def __post_init__(self) -> None:
+        if self.eval_k < 2:
+            raise InputError(f"LMConfig.eval_k={self.eval_k} must be >= 2 (per-input diversity "
+                             "needs two completions of a prompt)")
+        if self.bon_pool < max(self.bon_ns):
+            raise InputError(f"LMConfig.bon_pool={self.bon_pool} must be >= max(bon_ns)="
+                             f"{max(self.bon_ns)}")
+        names = [g.name for g in self.grpo] + ([self.dpo.name] if self.dpo else [])
+        if len(set(names)) != len(names):
+            raise InputError(f"run names {names} must be distinct")
+        if self.tuned_run not in names:
+            raise InputError(f"tuned_run={self.tuned_run!r} is not one of the runs {names}")
+
+    @classmethod
+    def small(cls, seed: int = 0) -> LMConfig:
+        """The CI configuration: the whole pipeline in about a minute on 2 cores."""
+        return cls(
+            seed=seed, pretrain=PretrainConfig(n_train=3000, n_heldout=300, epochs=1.0,
+                                               n_embd=64, seed=seed),
+            pref_texts=300, pref_pairs=400, reward=RewardConfig(epochs=1.0, seed=seed),
+            grpo=(GRPOSettings(name="grpo-kl", beta=0.1, steps=6, learning_rate=5e-4,
+                               prompts_per_step=3, num_generations=4, save_every=3, seed=seed),
+                  GRPOSettings(name="grpo-weak-kl", beta=0.0, steps=6, learning_rate=1e-3,
+                               prompts_per_step=3, num_generations=4, save_every=3, seed=seed)),
+            dpo=DPOSettings(epochs=1.0, batch_size=32, save_every=6, seed=seed),
+            eval_k=4, bon_pool=32, bon_ns=(1, 2, 4, 8, 16, 32), closed_form_betas=12)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LMConfig:
+        """From a (TOML/JSON) mapping as :meth:`to_dict` writes it; unknown keys are an error."""
+        return _config_from_dict(d)
+
+
+def _config_from_dict(d: dict[str, Any]) -> LMConfig:
+    """An :class:`LMConfig` from a (TOML/JSON) mapping; unknown keys are an error."""
+    subs = {"pretrain": PretrainConfig, "raters": TextRaterConfig, "reward": RewardConfig}
+    known = {f.name for f in dataclasses.fields(LMConfig)}
+    if bad := sorted(set(d) - known):
+        raise InputError(f"unknown lm config keys {bad}; known keys are {sorted(known)}")
+    kw: dict[str, Any] = {}
+    for k, v in d.items():
+        try:
+            if k in subs:
+                kw[k] = subs[k](**v)
+            elif k == "grpo":
+                kw[k] = tuple(GRPOSettings(**g) for g in v)
+            elif k == "dpo":
+                kw[k] = DPOSettings(**v) if v else None
+            elif k == "bon_ns":
+                kw[k] = tuple(int(x) for x in v)
+            else:
+                kw[k] = v
+        except TypeError as e:
+            raise InputError(f"lm config section '{k}': {e}") from e
+    return LMConfig(**kw)
+
+
+def load_lm_config(path: str | os.PathLike[str]) -> LMConfig:
+    """Read an :class:`LMConfig` from a TOML (``.toml``) or JSON file."""
+    import json
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read lm config {path}: {e.strerror}") from e
+    try:
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
+                import tomli as tomllib
+            d = tomllib.loads(raw.decode("utf-8"))
+        else:
+            d = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: "
+                         f"{e}") from e
+    if not isinstance(d, dict):
+        raise InputError(f"{path}: the config must be a table/object of LMConfig fields")
+    d = d.get("lm", d)
+    try:
+        return _config_from_dict(d)
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from e
+
+
+class _Stages:
+    """A rich progress bar over the pipeline's stages, with timings."""
+
+    def __init__(self, names: list[str], progress: bool) -> None:
+        self.names, self.times, self._t = names, {}, time.perf_counter()
+        self._bar = None
+        if progress:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("[bold]lm run[/] {task.description}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+            self._bar.start()
+            self._task = self._bar.add_task(names[0], total=len(names))
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.times[name] = round(now - self._t, 2)
+        self._t = now
+        if self._bar is not None:
+            i = self.names.index(name)
+            nxt = self.names[i + 1] if i + 1 < len(self.names) else "done"
+            self._bar.update(self._task, advance=1, description=nxt)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _sample_rows(ev: PolicyEval, label: str, limit: int | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for i, c in enumerate(ev.completions[:limit]):
+        rows.append({"policy": label, "prompt": c.prompt, "text": c.text,
+                     "proxy": float(ev.proxy[i]), "gold": float(ev.gold[i]),
+                     "in_grammar": bool(ev.in_grammar[i]), "terminated": c.terminated})
+    return rows
+
+
+def _hacked(ev: PolicyEval, label: str, limit: int = 12) -> list[dict[str, Any]]:
+    """Completions the proxy scores above the base mean that the gold scores at the floor."""
+    rows = _sample_rows(ev, label)
+    bad = [r for r in rows if not r["in_grammar"]]
+    bad.sort(key=lambda r: -r["proxy"])
+    seen, out = set(), []
+    for r in bad:
+        if r["text"] not in seen:
+            seen.add(r["text"])
+            out.append(r)
+        if len(out) == limit:
+            break
+    return out
+
+
+def _parting_step(rows: list[dict[str, Any]]) -> int | None:
+    """First checkpoint after the gold's peak at which the proxy is above its value there.
+
+    The step where proxy and gold part (Gao et al. 2022): gold has passed its maximum over the
+    measured checkpoints and is falling while the proxy keeps rising. ``None`` when the gold
+    peaks at the last checkpoint (no parting seen).
+    """
+    if len(rows) < 2:
+        return None
+    gold = np.array([r["gold"] for r in rows])
+    i = int(np.argmax(gold))
+    for r in rows[i + 1:]:
+        if r["proxy"] > rows[i]["proxy"] and r["gold"] < gold[i]:
+            return int(r["step"])
+    return None
+
+
+def _closed_form(grammar: TextGrammar, base, tok, scorer: RewardScorer, gold: GoldReward,
+                 n_betas: int) -> list[dict[str, float]]:
+    """The exact KL tilt ``pi_b ∝ pi_base exp(r / b)`` on the whole breakage support.
+
+    ``pi_base`` is the base model's probability of each of the 864 breakage texts under the
+    first breakage prompt, renormalised over the support; proxy and gold as in training.
+    Being exact on the grammar's support, it cannot leave the grammar -- the contrast with
+    real training, which can.
+    """
+    prompt = PROMPTS["breakage"][0][1]
+    texts = [s.text for s in grammar.enumerate("breakage")]
+    prompts = [prompt] * len(texts)
+    lp = sequence_logprobs(base, tok, prompts, texts)
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    r = scorer.score(prompts, texts)
+    g = gold(prompts, texts, [True] * len(texts))
+    betas = np.geomspace(10.0, 0.001, n_betas)
+    sweep = tilt_sweep(w, r, betas, functions={"proxy": r, "gold": g}, sampled=False)
+    return [{"run": "closed-form", "beta": float(b), "kl": float(k),
+             "sqrt_kl": math.sqrt(max(float(k), 0.0)), "proxy": float(p), "gold": float(q)}
+            for b, k, p, q in zip(betas, sweep.kl, sweep.expectations["proxy"],
+                                  sweep.expectations["gold"], strict=True)]
+
+
+def _best_of_n(base, tok, scorer: RewardScorer, gold: GoldReward, config: LMConfig
+               ) -> list[dict[str, float]]:
+    """Best-of-n by sampling: a pool of base completions per prompt, unbiased estimator."""
+    prompts = all_prompts()
+    comps = sample_completions(base, tok, prompts, config.bon_pool, seed=config.seed + 500)
+    proxy = scorer.score_encoded([c.encoded for c in comps])
+    det = gold.details([c.prompt for c in comps], [c.text for c in comps],
+                       [c.terminated for c in comps])
+    ns = np.array(config.bon_ns)
+    keys = ("proxy", "gold", "in_grammar", "kl")
+    acc = {key: np.zeros(len(ns)) for key in keys}
+    for j in range(len(prompts)):
+        sl = slice(j * config.bon_pool, (j + 1) * config.bon_pool)
+        sw = best_of_n_sweep(proxy[sl], ns, functions={
+            "proxy": proxy[sl], "gold": det["gold"][sl],
+            "in_grammar": det["in_grammar"][sl].astype(float)})
+        for key in keys[:3]:
+            acc[key] += sw.expectations[key] / len(prompts)
+        acc["kl"] += sw.kl / len(prompts)
+    return [{"run": "best-of-n", "n": int(n), "kl_bound": float(bon_kl_bound(int(n))),
+             "sqrt_kl": math.sqrt(max(float(acc["kl"][i]), 0.0)),
+             **{key: float(acc[key][i]) for key in keys}} for i, n in enumerate(ns)]
+
+
+def _train_rows(trainer, run: str) -> list[dict[str, Any]]:
+    rows = []
+    for rec in trainer.state.log_history:
+        if "step" not in rec or "train_runtime" in rec:
+            continue
+        row = {"run": run, "phase": "train", "step": int(rec["step"])}
+        row.update({k: float(v) for k, v in rec.items()
+                    if k != "step" and isinstance(v, (int, float)) and math.isfinite(v)})
+        rows.append(row)
+    return rows
+
+
+def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = True,
+           monitor_factory: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Run the pipeline into ``out`` (created; must not hold a finished run). Returns the summary.
+
+    ``monitor_factory(run_name, run_dir, gold_fn) -> (reward_functions, reward_weights,
+    callbacks, finish)`` attaches the training monitor to each GRPO run (the CLI passes
+    :func:`rewardshift.lm.monitoring.attach_monitor`); ``finish()`` returns its alarm events.
+    """
+    import datasets
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from rewardshift.report.rundir import RunDir
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    hf_logging.disable_progress_bar()  # the stage bar is the progress; no per-file bars
+    datasets.disable_progress_bars()
+    out = Path(out)
+    rd = RunDir.create(out.parent, out.name) if not out.exists() else RunDir(out)
+    if rd.file("summary.json").exists():
+        raise InputError(f"{out} already holds a finished lm run (summary.json); choose another "
+                         "--out or delete it")
+    rd.write_config({"lm": config.to_dict()}, seeds={"seed": config.seed})
+    grammar = TextGrammar()
+    gold = GoldReward(grammar, config.raters)
+    names = (["pretrain", "preferences", "reward model"] + [g.name for g in config.grpo]
+             + ([config.dpo.name] if config.dpo else []) + ["best-of-n", "closed form",
+                                                            "report"])
+    st = _Stages(names, progress)
+    summary: dict[str, Any] = {"kind": "lm", "seed": config.seed}
+    try:
+        # 1. the base policy
+        pre = pretrain(rd.file("base"), config.pretrain, grammar=grammar, progress=False)
+        shutil.rmtree(rd.file("base") / "_trainer", ignore_errors=True)
+        base, tok = load_causal_lm(rd.file("base"))
+        summary["pretrain"] = {**pre.to_dict(), "path": "base"}
+        summary["world"] = {"entropy": {k: grammar.entropy(k) for k in grammar.kinds},
+                            "support": {k: grammar.support_size(k) for k in grammar.kinds}}
+        st.done("pretrain")
+
+        # 2. raters' pairs under the base model's typicality
+        records = text_preferences(grammar, lambda p, t: sequence_logprobs(base, tok, p, t),
+                                   config.raters, n_texts=config.pref_texts,
+                                   n_pairs=config.pref_pairs, seed=config.seed + 11)
+        rd.write_json("preferences_sample.json", records[:50])
+        st.done("preferences")
+
+        # 3. the proxy reward model (TRL RewardTrainer) beside the features-based one
+        scorer, rm_stats = train_reward_model(rd.file("base"), records, rd.file("reward_model"),
+                                              config.reward, progress=False)
+        shutil.rmtree(rd.file("reward_model") / "_trainer", ignore_errors=True)
+        rm_stats["features_rm"] = _features_rm(grammar, records, config.seed)
+        summary["reward_model"] = rm_stats
+        st.done("reward model")
+
+        # 4. tuning: measure the base once, then every checkpoint of every run
+        k = config.eval_k
+        base_eval = evaluate_policy(base, tok, base_model=base, scorer=scorer, gold=gold,
+                                    grammar=grammar, k=k, seed=config.seed + 1000,
+                                    embed=config.embed)
+        evals: dict[str, PolicyEval] = {"base": base_eval}
+        summary["runs"], summary["alarms"] = {}, {}
+        proxy_fn = ProxyReward(scorer)
+
+        def gold_of(prompts, completion_ids):
+            dec = [decode_completion(tok, c) for c in completion_ids]
+            return gold(prompts, [t for t, _ in dec], [b for _, b in dec])
+
+        runs: list[tuple[str, dict[str, Any]]] = []
+        for g in config.grpo:
+            rewards, weights, callbacks, finish = [proxy_fn], [1.0], [], None
+            if config.monitor and monitor_factory is not None:
+                extra, w, callbacks, finish = monitor_factory(g.name, rd.file(g.name) / "monitor",
+                                                              gold_of, proxy_fn)
+                rewards, weights = rewards + list(extra), weights + list(w)
+            trainer = run_grpo(rd.file("base"), all_prompts(), rewards, rd.file(g.name), g,
+                               reward_weights=weights, callbacks=callbacks, progress=False)
+            rd.append_metrics(_train_rows(trainer, g.name))
+            summary["alarms"][g.name] = finish() if finish else []
+            runs.append((g.name, {"method": "grpo", **dataclasses.asdict(g)}))
+            _measure_run(rd, g.name, base, tok, scorer, gold, grammar, config, base_eval,
+                         summary, evals)
+            st.done(g.name)
+        if config.dpo is not None:
+            d = config.dpo
+            trainer = run_dpo(rd.file("base"), records, rd.file(d.name), d, progress=False)
+            rd.append_metrics(_train_rows(trainer, d.name))
+            runs.append((d.name, {"method": "dpo", **dataclasses.asdict(d)}))
+            _measure_run(rd, d.name, base, tok, scorer, gold, grammar, config, base_eval,
+                         summary, evals)
+            st.done(d.name)
+        for name, meta in runs:
+            summary["runs"][name].update(meta)
+
+        # 5. best-of-n and the closed form beside the real training
+        bon = _best_of_n(base, tok, scorer, gold, config)
+        rd.append_metrics(bon)
+        summary["best_of_n"] = bon
+        st.done("best-of-n")
+        closed = _closed_form(grammar, base, tok, scorer, gold, config.closed_form_betas)
+        rd.append_metrics(closed)
+        summary["closed_form"] = closed
+        st.done("closed form")
+
+        # 6. samples, histograms, hacked completions
+        tuned = evals[config.tuned_run]
+        summary["tuned_run"] = config.tuned_run
+        summary["tuned_path"] = f"{config.tuned_run}/final"
+        summary["histograms"] = _histograms(grammar, evals)
+        hacked_run = max((n for n in evals if n != "base"),
+                         key=lambda n: 1 - evals[n].row["in_grammar"])
+        summary["hacked"] = {"run": hacked_run, "samples": _hacked(evals[hacked_run], hacked_run)}
+        summary["samples"] = {"base": _sample_rows(base_eval, "base"),
+                              "tuned": _sample_rows(tuned, config.tuned_run)}
+        rd.write_samples(_samples(evals))
+        summary["timings"] = st.times
+        summary["features"] = list(FEATURES)
+        from rewardshift.report.lm_run import write_lm_report
+
+        write_lm_report(rd, summary)
+        st.done("report")
+        summary["timings"] = st.times
+        rd.write_json("summary.json", summary)  # last: marks the run finished
+    finally:
+        st.close()
+    return summary
+
+
+def _measure_run(rd, name: str, base, tok, scorer, gold, grammar, config: LMConfig,
+                 base_eval: PolicyEval, summary: dict[str, Any], evals: dict[str, PolicyEval]
+                 ) -> None:
+    from transformers import AutoModelForCausalLM
+
+    rows = [{"run": name, "phase": "checkpoint", "step": 0, **base_eval.row}]
+    last = None
+    for step, path in checkpoints(rd.file(name)):
+        model = AutoModelForCausalLM.from_pretrained(str(path))
+        ev = evaluate_policy(model, tok, base_model=base, scorer=scorer, gold=gold,
+                             grammar=grammar, k=config.eval_k, seed=config.seed + 1000,
+                             embed=config.embed)
+        rows.append({"run": name, "phase": "checkpoint", "step": step, **ev.row})
+        last = ev
+    rd.append_metrics(rows)
+    if last is None:
+        raise InputError(f"run '{name}' saved no checkpoint; lower its save_every")
+    evals[name] = last
+    summary["runs"][name] = {"first": rows[0], "final": rows[-1], "checkpoints": [r["step"] for r in rows],
+                             "parting_step": _parting_step(rows), "path": f"{name}/final"}
+
+
+def _features_rm(grammar: TextGrammar, records: list[dict], seed: int) -> dict[str, float]:
+    """Issue 3's features-based linear RM on the same pairs: held-out accuracy, for comparison."""
+    from rewardshift.lab.reward_model import LinearRM
+
+    fc = grammar.features([r["chosen_text"] for r in records])
+    fr = grammar.features([r["rejected_text"] for r in records])
+    rng = np.random.default_rng(seed)
+    flip = rng.random(len(records)) < 0.5  # present chosen first or second at random
+    fa = np.where(flip[:, None], fr, fc)
+    fb = np.where(flip[:, None], fc, fr)
+    labels = (~flip).astype(np.int64)
+    da = {f: fa[:, i] for i, f in enumerate(FEATURES)}
+    db = {f: fb[:, i] for i, f in enumerate(FEATURES)}
+    rm = LinearRM(seed=seed).fit(da, db, labels)
+    return {"heldout_accuracy": float(rm.heldout_accuracy), "sees": "the four features only"}
+
+
+def _histograms(grammar: TextGrammar, evals: dict[str, PolicyEval]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind, names in ATTRIBUTES.items():
+        for a in names:
+            entry = {"truth": grammar.marginal(kind, a)}
+            for label, ev in evals.items():
+                entry[label] = ev.histograms.get(kind, {}).get(a, {})
+            out.setdefault(kind, {})[a] = entry
+    return out
+
+
+def _samples(evals: dict[str, PolicyEval]) -> list[Sample]:
+    out = []
+    for label, ev in evals.items():
+        for i, c in enumerate(ev.completions):
+            pid = next((pid for pairs in PROMPTS.values() for pid, p in pairs if p == c.prompt),
+                       "prompt")
+            out.append(Sample(text=c.text, prompt_id=pid, prompt=c.prompt, source=label,
+                              logprob=float(ev.logprob[i]) if ev.logprob[i] <= 0 else None,
+                              meta={"proxy": float(ev.proxy[i]), "gold": float(ev.gold[i]),
+                                    "in_grammar": bool(ev.in_grammar[i]),
+                                    "terminated": bool(c.terminated)}))
+    return out

@@ -1,0 +1,228 @@
+"""Preference tuning of the base policy with TRL: GRPO against the proxy RM, and DPO on the pairs.
+
+* **GRPO** (Shao et al. 2024, DeepSeekMath, arXiv 2402.03300) through ``trl.GRPOTrainer``:
+  ``num_generations`` completions per prompt, group-normalised advantages of the proxy reward,
+  and a KL penalty ``beta * KL(pi || pi_ref)`` to the base (``beta = 0`` is TRL's default and
+  our *weak-KL* run, the one that hacks the reward model). The proxy RM is passed as a plain
+  reward function that scores the generated token ids (:class:`ProxyReward`), so the reward
+  sees exactly what the policy wrote.
+* **DPO** (Rafailov et al. 2023, arXiv 2305.18290) through ``trl.DPOTrainer`` on the raters'
+  pairs, ``beta`` its inverse temperature.
+
+Both save checkpoints every ``save_every`` steps in the standard format
+(``checkpoint-N/``), which :mod:`rewardshift.lm.evaluate` measures afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rewardshift._exceptions import InputError, MissingDependencyError
+from rewardshift.lm.reward import RewardScorer
+from rewardshift.lm.scoring import Encoded
+
+__all__ = ["DPOSettings", "GRPOSettings", "ProxyReward", "checkpoints", "run_dpo", "run_grpo"]
+
+
+@dataclass(frozen=True)
+class GRPOSettings:
+    """One GRPO run."""
+
+    name: str = field(default="grpo", metadata={"help": "name of the run (its directory)"})
+    beta: float = field(default=0.05, metadata={"help": "KL coefficient to the base"})
+    steps: int = field(default=60, metadata={"help": "optimizer steps"})
+    learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate"})
+    prompts_per_step: int = field(default=6, metadata={"help": "prompts per step"})
+    num_generations: int = field(default=8, metadata={"help": "completions per prompt (group)"})
+    max_completion_length: int = field(default=40, metadata={"help": "max new tokens"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    save_every: int = field(default=10, metadata={"help": "checkpoint every N steps"})
+    seed: int = field(default=0, metadata={"help": "seed of sampling and order"})
+
+    def __post_init__(self) -> None:
+        if self.beta < 0 or self.steps < 1 or self.num_generations < 2 or self.save_every < 1:
+            raise InputError(f"GRPOSettings '{self.name}': need beta >= 0, steps >= 1, "
+                             "num_generations >= 2 (GRPO compares completions within a group) "
+                             "and save_every >= 1")
+
+
+@dataclass(frozen=True)
+class DPOSettings:
+    """One DPO run."""
+
+    name: str = field(default="dpo", metadata={"help": "name of the run"})
+    beta: float = field(default=0.5, metadata={"help": "DPO inverse temperature"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the pairs"})
+    batch_size: int = field(default=32, metadata={"help": "pairs per step"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
+    save_every: int = field(default=20, metadata={"help": "checkpoint every N steps"})
+    seed: int = field(default=0, metadata={"help": "seed of the data order"})
+
+    def __post_init__(self) -> None:
+        if not (self.beta > 0 and self.epochs > 0 and self.batch_size >= 1
+                and self.save_every >= 1):
+            raise InputError(f"DPOSettings '{self.name}': need beta > 0, epochs > 0, "
+                             "batch_size >= 1 and save_every >= 1")
+
+
+class ProxyReward:
+    """A TRL reward function scoring generated token ids with the proxy RM.
+
+    ``__call__(prompts, completions, completion_ids, **kwargs)`` follows TRL's reward-function
+    protocol and returns one float per completion.
+    """
+
+    __name__ = "proxy_rm"
+
+    def __init__(self, scorer: RewardScorer) -> None:
+        self.scorer = scorer
+        self._prompt_ids: dict[str, list[int]] = {}
+
+    def encoded(self, prompts: Sequence[str], completion_ids: Sequence[Sequence[int]]
+                ) -> list[Encoded]:
+        tok = self.scorer.tokenizer
+        out = []
+        for p, c in zip(prompts, completion_ids, strict=True):
+            if p not in self._prompt_ids:
+                self._prompt_ids[p] = tok(p, add_special_tokens=False)["input_ids"]
+            ids = self._prompt_ids[p]
+            out.append(Encoded(list(ids) + [int(t) for t in c if t != tok.pad_token_id],
+                               len(ids)))
+        return out
+
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str],
+                 completion_ids: Sequence[Sequence[int]], **kwargs) -> list[float]:
+        return self.scorer.score_encoded(self.encoded(prompts, completion_ids)).tolist()
+
+
+def _quiet(progress: bool):
+    import datasets
+    from transformers import logging as hf_logging
+
+    if not progress:
+        datasets.disable_progress_bars()
+    v = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    return v
+
+
+def _drop_printer(trainer, progress: bool) -> None:
+    if not progress:
+        from transformers import PrinterCallback
+        trainer.remove_callback(PrinterCallback)
+
+
+def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards: Sequence[Callable],
+             out_dir: str | os.PathLike[str], settings: GRPOSettings, *,
+             reward_weights: Sequence[float] | None = None, callbacks: Sequence = (),
+             progress: bool = True):
+    """Tune the base with ``trl.GRPOTrainer``; returns the trainer (its ``state.log_history``).
+
+    ``prompts`` are cycled into a dataset of ``steps * prompts_per_step`` rows (seeded order);
+    ``rewards`` are TRL reward functions, the first being the proxy (extra ones, e.g. the
+    monitor's observer, usually with weight 0 in ``reward_weights``).
+    """
+    try:
+        import torch
+        from datasets import Dataset
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import logging as hf_logging
+        from trl import GRPOConfig, GRPOTrainer
+    except ImportError as e:  # pragma: no cover
+        raise MissingDependencyError("trl", "lm") from e
+    if not prompts:
+        raise InputError("run_grpo needs at least one prompt")
+    s = settings
+    rng = np.random.default_rng(s.seed)
+    n_rows = s.steps * s.prompts_per_step
+    rows = [prompts[int(i)] for i in rng.integers(len(prompts), size=n_rows)]
+    out = Path(out_dir)
+    verbosity = _quiet(progress)
+    try:
+        torch.manual_seed(s.seed)
+        tok = AutoTokenizer.from_pretrained(str(base_path))
+        model = AutoModelForCausalLM.from_pretrained(str(base_path))
+        args = GRPOConfig(
+            output_dir=str(out), per_device_train_batch_size=s.prompts_per_step * s.num_generations,
+            num_generations=s.num_generations, max_completion_length=s.max_completion_length,
+            temperature=s.temperature, top_k=0, top_p=1.0, beta=s.beta, max_steps=s.steps,
+            learning_rate=s.learning_rate, lr_scheduler_type="constant", logging_steps=1,
+            save_strategy="steps", save_steps=s.save_every, save_only_model=True,
+            report_to="none", seed=s.seed, use_cpu=True, disable_tqdm=not progress,
+            reward_weights=list(reward_weights) if reward_weights is not None else None,
+            shuffle_dataset=False, bf16=False)
+        trainer = GRPOTrainer(model=model, reward_funcs=list(rewards), args=args,
+                              train_dataset=Dataset.from_dict({"prompt": rows}),
+                              processing_class=tok, callbacks=list(callbacks))
+        _drop_printer(trainer, progress)
+        trainer.train()
+        trainer.save_model(str(out / "final"))
+        tok.save_pretrained(str(out / "final"))
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return trainer
+
+
+def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
+            out_dir: str | os.PathLike[str], settings: DPOSettings, *,
+            eval_records: Sequence[dict] = (), callbacks: Sequence = (), eval_steps: int = 0,
+            progress: bool = True):
+    """Tune the base with ``trl.DPOTrainer`` on ``{"prompt", "chosen", "rejected"}`` records."""
+    try:
+        import torch
+        from datasets import Dataset
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import logging as hf_logging
+        from trl import DPOConfig, DPOTrainer
+    except ImportError as e:  # pragma: no cover
+        raise MissingDependencyError("trl", "lm") from e
+    if len(records) < 2:
+        raise InputError(f"run_dpo needs at least 2 pairs; got {len(records)}")
+    s = settings
+    cols = ("prompt", "chosen", "rejected")
+    out = Path(out_dir)
+    verbosity = _quiet(progress)
+    try:
+        torch.manual_seed(s.seed)
+        tok = AutoTokenizer.from_pretrained(str(base_path))
+        model = AutoModelForCausalLM.from_pretrained(str(base_path))
+        ref = AutoModelForCausalLM.from_pretrained(str(base_path))
+        extra = {}
+        eval_ds = None
+        if eval_records and eval_steps:
+            eval_ds = Dataset.from_dict({c: [r[c] for r in eval_records] for c in cols})
+            extra = {"eval_strategy": "steps", "eval_steps": eval_steps}
+        args = DPOConfig(
+            output_dir=str(out), per_device_train_batch_size=s.batch_size,
+            num_train_epochs=s.epochs, learning_rate=s.learning_rate, beta=s.beta,
+            lr_scheduler_type="constant", logging_steps=5, save_strategy="steps",
+            save_steps=s.save_every, save_only_model=True, report_to="none", seed=s.seed,
+            use_cpu=True, disable_tqdm=not progress, max_length=64, bf16=False, **extra)
+        trainer = DPOTrainer(model=model, ref_model=ref, args=args,
+                             train_dataset=Dataset.from_dict({c: [r[c] for r in records]
+                                                              for c in cols}),
+                             eval_dataset=eval_ds, processing_class=tok,
+                             callbacks=list(callbacks))
+        _drop_printer(trainer, progress)
+        trainer.train()
+        trainer.save_model(str(out / "final"))
+        tok.save_pretrained(str(out / "final"))
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return trainer
+
+
+def checkpoints(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """``[(step, path), ...]`` of a run's ``checkpoint-N`` directories, by step."""
+    found = []
+    for p in Path(run_dir).glob("checkpoint-*"):
+        try:
+            found.append((int(p.name.split("-", 1)[1]), p))
+        except ValueError:
+            continue
+    return sorted(found)
