@@ -6,18 +6,22 @@ PIP    := $(VENV)/bin/pip
 # Without a GPU, torch==2.13.0 is a CPU build; an unpinned torch pulls several GB of CUDA.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo lm test test-all lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: torch from PyPI"; \
 	 else $(PIP) install -q $(TORCH_CPU); fi
-	$(PIP) install -q -e '.[embed,dev]'
+	$(PIP) install -q -e '.[embed,lm,dev]'
 	touch $@
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/rewardshift demo --out runs/demo
+
+# the tiny-LM world end to end with TRL (about 5 minutes on 2 cores)
+lm: $(VENV)/.installed
+	$(VENV)/bin/rewardshift lm run --out runs/lm
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
@@ -32,6 +36,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_self_bleu.py
 	$(PY) benchmarks/bench_vendi.py
 	$(PY) benchmarks/bench_measure.py
+	$(PY) benchmarks/bench_pool.py
+	$(PY) benchmarks/bench_monitor.py
 
 clean:
 	rm -rf runs build dist .pytest_cache

@@ -21,7 +21,7 @@ def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("script", ["bench_self_bleu.py", "bench_vendi.py", "bench_measure.py",
-                                    "bench_pool.py"])
+                                    "bench_pool.py", "bench_monitor.py"])
 def test_benchmark_quick(script):
     res = _run(f"benchmarks/{script}", "--quick")
     assert res.returncode == 0, res.stdout + res.stderr

@@ -125,7 +125,8 @@ def train_reward_model(base_path: str | os.PathLike[str], records: Sequence[dict
             num_train_epochs=config.epochs, learning_rate=config.learning_rate,
             lr_scheduler_type="cosine", warmup_steps=0.05, logging_steps=25, save_strategy="no",
             report_to="none", seed=config.seed, use_cpu=True, disable_tqdm=not progress,
-            max_length=64, dataset_num_proc=None)
+            max_length=64, dataset_num_proc=None, bf16=False,
+            gradient_checkpointing=False)
         trainer = RewardTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
         if not progress:
             from transformers import PrinterCallback

@@ -24,7 +24,6 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from rewardshift.lm.grammar import FEATURES, PROMPTS, TextGrammar
 from rewardshift.lm.preferences import GoldReward, TextRaterConfig, text_preferences
 from rewardshift.lm.pretrain import PretrainConfig, load_causal_lm, pretrain
 from rewardshift.lm.reward import RewardConfig, RewardScorer, train_reward_model
-from rewardshift.lm.sampling import decode_completion, sample_completions
+from rewardshift.lm.sampling import sample_completions
 from rewardshift.lm.scoring import sequence_logprobs
 from rewardshift.lm.tune import (
     DPOSettings,
@@ -297,13 +296,13 @@ def _train_rows(trainer, run: str) -> list[dict[str, Any]]:
     return rows
 
 
-def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = True,
-           monitor_factory: Callable[..., Any] | None = None) -> dict[str, Any]:
+def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = True
+           ) -> dict[str, Any]:
     """Run the pipeline into ``out`` (created; must not hold a finished run). Returns the summary.
 
-    ``monitor_factory(run_name, run_dir, gold_fn) -> (reward_functions, reward_weights,
-    callbacks, finish)`` attaches the training monitor to each GRPO run (the CLI passes
-    :func:`rewardshift.lm.monitoring.attach_monitor`); ``finish()`` returns its alarm events.
+    With ``config.monitor`` each GRPO run carries the training monitor
+    (:func:`rewardshift.lm.monitoring.attach_monitor`; logs in ``<run>/monitor/``), and its
+    alarm events go to ``summary["alarms"]``.
     """
     import datasets
     import torch
@@ -361,22 +360,20 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
         summary["runs"], summary["alarms"] = {}, {}
         proxy_fn = ProxyReward(scorer)
 
-        def gold_of(prompts, completion_ids):
-            dec = [decode_completion(tok, c) for c in completion_ids]
-            return gold(prompts, [t for t, _ in dec], [b for _, b in dec])
-
         runs: list[tuple[str, dict[str, Any]]] = []
         for g in config.grpo:
             rewards, weights, callbacks, finish = [proxy_fn], [1.0], [], None
-            if config.monitor and monitor_factory is not None:
-                extra, w, callbacks, finish = monitor_factory(g.name, rd.file(g.name) / "monitor",
-                                                              gold_of, proxy_fn)
-                rewards, weights = rewards + list(extra), weights + list(w)
+            if config.monitor:
+                from rewardshift.lm.monitoring import attach_monitor
+
+                rewards, weights, callbacks, finish = attach_monitor(
+                    rd.file(g.name) / "monitor", gold, proxy_fn, embed=config.embed)
             trainer = run_grpo(rd.file("base"), all_prompts(), rewards, rd.file(g.name), g,
                                reward_weights=weights, callbacks=callbacks, progress=False)
             rd.append_metrics(_train_rows(trainer, g.name))
             summary["alarms"][g.name] = finish() if finish else []
-            runs.append((g.name, {"method": "grpo", **dataclasses.asdict(g)}))
+            runs.append((g.name, {"method": "grpo", "monitored": bool(config.monitor),
+                                  **dataclasses.asdict(g)}))
             _measure_run(rd, g.name, base, tok, scorer, gold, grammar, config, base_eval,
                          summary, evals)
             st.done(g.name)
@@ -384,7 +381,8 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
             d = config.dpo
             trainer = run_dpo(rd.file("base"), records, rd.file(d.name), d, progress=False)
             rd.append_metrics(_train_rows(trainer, d.name))
-            runs.append((d.name, {"method": "dpo", **dataclasses.asdict(d)}))
+            runs.append((d.name, {"method": "dpo", "monitored": False,
+                                  **dataclasses.asdict(d)}))
             _measure_run(rd, d.name, base, tok, scorer, gold, grammar, config, base_eval,
                          summary, evals)
             st.done(d.name)
@@ -406,8 +404,8 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
         summary["tuned_run"] = config.tuned_run
         summary["tuned_path"] = f"{config.tuned_run}/final"
         summary["histograms"] = _histograms(grammar, evals)
-        hacked_run = max((n for n in evals if n != "base"),
-                         key=lambda n: 1 - evals[n].row["in_grammar"])
+        hacked_run = max((n for n in evals if n != "base"),  # most out of grammar, then proxy
+                         key=lambda n: (1 - evals[n].row["in_grammar"], evals[n].row["proxy"]))
         summary["hacked"] = {"run": hacked_run, "samples": _hacked(evals[hacked_run], hacked_run)}
         summary["samples"] = {"base": _sample_rows(base_eval, "base"),
                               "tuned": _sample_rows(tuned, config.tuned_run)}

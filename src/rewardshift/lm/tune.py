@@ -155,7 +155,7 @@ def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards:
             save_strategy="steps", save_steps=s.save_every, save_only_model=True,
             report_to="none", seed=s.seed, use_cpu=True, disable_tqdm=not progress,
             reward_weights=list(reward_weights) if reward_weights is not None else None,
-            shuffle_dataset=False, bf16=False)
+            shuffle_dataset=False, bf16=False, gradient_checkpointing=False)
         trainer = GRPOTrainer(model=model, reward_funcs=list(rewards), args=args,
                               train_dataset=Dataset.from_dict({"prompt": rows}),
                               processing_class=tok, callbacks=list(callbacks))
@@ -202,7 +202,8 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
             num_train_epochs=s.epochs, learning_rate=s.learning_rate, beta=s.beta,
             lr_scheduler_type="constant", logging_steps=5, save_strategy="steps",
             save_steps=s.save_every, save_only_model=True, report_to="none", seed=s.seed,
-            use_cpu=True, disable_tqdm=not progress, max_length=64, bf16=False, **extra)
+            use_cpu=True, disable_tqdm=not progress, max_length=64, bf16=False,
+            gradient_checkpointing=False, **extra)
         trainer = DPOTrainer(model=model, ref_model=ref, args=args,
                              train_dataset=Dataset.from_dict({c: [r[c] for r in records]
                                                               for c in cols}),

@@ -9,9 +9,33 @@ The core here needs no TRL:
 * :class:`~rewardshift.monitor.alarm.HackingAlarm` -- a documented, deterministic rule over the
   series of those rows that fires an :class:`~rewardshift.monitor.alarm.AlarmEvent` when the
   proxy keeps rising while the gold falls (or, with no gold, while diversity collapses).
+
+The TRL / transformers integration lives in :mod:`rewardshift.monitor.trl`
+(:class:`~rewardshift.monitor.trl.TrainingMonitor`, :class:`~rewardshift.monitor.trl.MonitorConfig`,
+:class:`~rewardshift.monitor.trl.MonitorCallback`,
+:class:`~rewardshift.monitor.trl.SamplingMonitorCallback`). Its names are importable from here
+too, but load ``transformers`` only when first used, so ``import rewardshift.monitor`` stays light
+and works without the ``lm`` extra.
 """
+
+from typing import Any
 
 from rewardshift.monitor.alarm import AlarmConfig, AlarmEvent, HackingAlarm
 from rewardshift.monitor.stats import StepStatistics, step_statistics
 
-__all__ = ["AlarmConfig", "AlarmEvent", "HackingAlarm", "StepStatistics", "step_statistics"]
+_TRL_NAMES = ("MonitorCallback", "MonitorConfig", "SamplingMonitorCallback", "TrainingMonitor")
+
+__all__ = ["AlarmConfig", "AlarmEvent", "HackingAlarm", "MonitorCallback", "MonitorConfig",
+           "SamplingMonitorCallback", "StepStatistics", "TrainingMonitor", "step_statistics"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRL_NAMES:  # imports transformers; MissingDependencyError without the lm extra
+        from rewardshift.monitor import trl
+
+        return getattr(trl, name)
+    raise AttributeError(f"module 'rewardshift.monitor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_TRL_NAMES))

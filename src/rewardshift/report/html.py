@@ -557,7 +557,7 @@ def html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
         "<tr>" + "".join(f"<td>{_e(fmt_value(v) if is_number(v) else v)}</td>" for v in row)
         + "</tr>" for row in rows)
     cap = f"<caption>{_e(caption)}</caption>" if caption else ""
-    return SafeHTML(f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead>'
+    return SafeHTML(f'<div class="tablewrap"><table>{cap}<thead><tr>{head}</tr></thead>'
                     f"<tbody>{body}</tbody></table></div>")
 
 
