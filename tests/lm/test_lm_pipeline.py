@@ -90,3 +90,16 @@ def test_lm_config_files(tmp_path) -> None:
         LMConfig.from_dict({"sede": 1})
     with pytest.raises(InputError, match="eval_k"):
         LMConfig(eval_k=1)
+
+
+def test_lm_run_refuses_a_partial_directory(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from rewardshift.cli import app
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text('{"run": "grpo-kl"}\n')
+    res = CliRunner().invoke(app, ["lm", "run", "--small", "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2
+    assert "not an empty directory" in res.output
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == '{"run": "grpo-kl"}\n'

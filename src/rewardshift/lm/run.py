@@ -314,10 +314,13 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
     hf_logging.disable_progress_bar()  # the stage bar is the progress; no per-file bars
     datasets.disable_progress_bars()
     out = Path(out)
-    rd = RunDir.create(out.parent, out.name) if not out.exists() else RunDir(out)
-    if rd.file("summary.json").exists():
+    if (out / "summary.json").exists():
         raise InputError(f"{out} already holds a finished lm run (summary.json); choose another "
                          "--out or delete it")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out} exists and is not an empty directory (an interrupted lm run "
+                         "leaves its partial outputs there); delete it or choose another --out")
+    rd = RunDir.create(out.parent, out.name) if not out.exists() else RunDir(out)
     rd.write_config({"lm": config.to_dict()}, seeds={"seed": config.seed})
     grammar = TextGrammar()
     gold = GoldReward(grammar, config.raters)

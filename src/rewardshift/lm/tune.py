@@ -117,13 +117,52 @@ def _drop_printer(trainer, progress: bool) -> None:
         trainer.remove_callback(PrinterCallback)
 
 
+def stratified_prompts(prompts: Sequence[str], n: int, *, seed: int) -> list[str]:
+    """``n`` prompts as consecutive seeded permutations of ``prompts``.
+
+    Every run of ``len(prompts)`` consecutive rows holds each prompt once, so when a step takes
+    a multiple of ``len(prompts)`` rows every step sees every prompt: the per-step means the
+    monitor watches then do not jump with the mix of prompts (reviews and breakage texts have
+    different reward levels).
+    """
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    while len(out) < n:
+        out.extend(prompts[int(i)] for i in rng.permutation(len(prompts)))
+    return out[:n]
+
+
+def _common_args(out: Path, seed: int, save_every: int, progress: bool) -> dict:
+    """TRL config arguments shared by every run: checkpoints, seeds, no trackers, fp32.
+
+    TRL's configs default to ``bf16=True`` and gradient checkpointing even on a CPU, which
+    makes a tiny model's step several times slower; both are off. A GPU is used when present.
+    """
+    import torch
+
+    return {"output_dir": str(out), "save_strategy": "steps", "save_steps": save_every,
+            "save_only_model": True, "lr_scheduler_type": "constant", "report_to": "none",
+            "seed": seed, "use_cpu": not torch.cuda.is_available(),
+            "disable_tqdm": not progress, "bf16": False, "gradient_checkpointing": False}
+
+
+def _train_and_save(trainer, tok, out: Path, progress: bool):
+    """Train, then save the final policy and its tokenizer to ``out/final``."""
+    _drop_printer(trainer, progress)
+    trainer.train()
+    trainer.save_model(str(out / "final"))
+    tok.save_pretrained(str(out / "final"))
+    return trainer
+
+
 def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards: Sequence[Callable],
              out_dir: str | os.PathLike[str], settings: GRPOSettings, *,
              reward_weights: Sequence[float] | None = None, callbacks: Sequence = (),
              progress: bool = True):
     """Tune the base with ``trl.GRPOTrainer``; returns the trainer (its ``state.log_history``).
 
-    ``prompts`` are cycled into a dataset of ``steps * prompts_per_step`` rows (seeded order);
+    ``prompts`` are cycled into a dataset of ``steps * prompts_per_step`` rows
+    (:func:`stratified_prompts`);
     ``rewards`` are TRL reward functions, the first being the proxy (extra ones, e.g. the
     monitor's observer, usually with weight 0 in ``reward_weights``).
     """
@@ -138,9 +177,7 @@ def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards:
     if not prompts:
         raise InputError("run_grpo needs at least one prompt")
     s = settings
-    rng = np.random.default_rng(s.seed)
-    n_rows = s.steps * s.prompts_per_step
-    rows = [prompts[int(i)] for i in rng.integers(len(prompts), size=n_rows)]
+    rows = stratified_prompts(prompts, s.steps * s.prompts_per_step, seed=s.seed)
     out = Path(out_dir)
     verbosity = _quiet(progress)
     try:
@@ -148,24 +185,18 @@ def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards:
         tok = AutoTokenizer.from_pretrained(str(base_path))
         model = AutoModelForCausalLM.from_pretrained(str(base_path))
         args = GRPOConfig(
-            output_dir=str(out), per_device_train_batch_size=s.prompts_per_step * s.num_generations,
+            per_device_train_batch_size=s.prompts_per_step * s.num_generations,
             num_generations=s.num_generations, max_completion_length=s.max_completion_length,
             temperature=s.temperature, top_k=0, top_p=1.0, beta=s.beta, max_steps=s.steps,
-            learning_rate=s.learning_rate, lr_scheduler_type="constant", logging_steps=1,
-            save_strategy="steps", save_steps=s.save_every, save_only_model=True,
-            report_to="none", seed=s.seed, use_cpu=True, disable_tqdm=not progress,
+            learning_rate=s.learning_rate, logging_steps=1,
             reward_weights=list(reward_weights) if reward_weights is not None else None,
-            shuffle_dataset=False, bf16=False, gradient_checkpointing=False)
+            shuffle_dataset=False, **_common_args(out, s.seed, s.save_every, progress))
         trainer = GRPOTrainer(model=model, reward_funcs=list(rewards), args=args,
                               train_dataset=Dataset.from_dict({"prompt": rows}),
                               processing_class=tok, callbacks=list(callbacks))
-        _drop_printer(trainer, progress)
-        trainer.train()
-        trainer.save_model(str(out / "final"))
-        tok.save_pretrained(str(out / "final"))
+        return _train_and_save(trainer, tok, out, progress)
     finally:
         hf_logging.set_verbosity(verbosity)
-    return trainer
 
 
 def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
@@ -198,24 +229,17 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
             eval_ds = Dataset.from_dict({c: [r[c] for r in eval_records] for c in cols})
             extra = {"eval_strategy": "steps", "eval_steps": eval_steps}
         args = DPOConfig(
-            output_dir=str(out), per_device_train_batch_size=s.batch_size,
-            num_train_epochs=s.epochs, learning_rate=s.learning_rate, beta=s.beta,
-            lr_scheduler_type="constant", logging_steps=5, save_strategy="steps",
-            save_steps=s.save_every, save_only_model=True, report_to="none", seed=s.seed,
-            use_cpu=True, disable_tqdm=not progress, max_length=64, bf16=False,
-            gradient_checkpointing=False, **extra)
+            per_device_train_batch_size=s.batch_size, num_train_epochs=s.epochs,
+            learning_rate=s.learning_rate, beta=s.beta, logging_steps=5, max_length=64,
+            **_common_args(out, s.seed, s.save_every, progress), **extra)
         trainer = DPOTrainer(model=model, ref_model=ref, args=args,
                              train_dataset=Dataset.from_dict({c: [r[c] for r in records]
                                                               for c in cols}),
                              eval_dataset=eval_ds, processing_class=tok,
                              callbacks=list(callbacks))
-        _drop_printer(trainer, progress)
-        trainer.train()
-        trainer.save_model(str(out / "final"))
-        tok.save_pretrained(str(out / "final"))
+        return _train_and_save(trainer, tok, out, progress)
     finally:
         hf_logging.set_verbosity(verbosity)
-    return trainer
 
 
 def checkpoints(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
