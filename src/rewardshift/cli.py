@@ -335,6 +335,9 @@ def lm_run_cmd(
     seed: int | None = typer.Option(None, help="seed of every step (overrides the config)"),
     monitor: bool = typer.Option(True, "--monitor/--no-monitor",
                                  help="attach the training monitor to the GRPO runs"),
+    report_to: str | None = typer.Option(None, "--report-to", help="trackers TRL logs to, "
+                                         "e.g. tensorboard (default: none; the run directory "
+                                         "always gets every number)"),
 ) -> None:
     """Grammar -> pretrain GPT-2 -> raters -> TRL reward model -> GRPO, DPO, best-of-n ->
     measure every checkpoint -> report."""
@@ -351,6 +354,8 @@ def lm_run_cmd(
             overrides["seed"] = seed
         if not monitor:
             overrides["monitor"] = False
+        if report_to is not None:
+            overrides["report_to"] = report_to
         if overrides:
             cfg = LMConfig.from_dict({**cfg.to_dict(), **overrides})
         s = run_lm(cfg, out, progress=console.is_terminal)

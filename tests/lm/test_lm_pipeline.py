@@ -16,12 +16,12 @@ def test_small_pipeline_writes_a_finished_run(small_run) -> None:
     for name in ("config.json", "summary.json", "metrics.jsonl", "samples.parquet",
                  "report.html"):
         assert (out / name).is_file(), name
-    assert set(s["runs"]) == {"grpo-kl", "grpo-weak-kl", "dpo"}
+    assert set(s["runs"]) == {"grpo-kl", "grpo-weak-kl", "grpo-no-kl", "dpo"}
     for run in s["runs"].values():
         assert run["checkpoints"][0] == 0 and len(run["checkpoints"]) >= 2
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     ck = [r for r in rows if r.get("phase") == "checkpoint"]
-    assert {r["run"] for r in ck} == {"grpo-kl", "grpo-weak-kl", "dpo"}
+    assert {r["run"] for r in ck} == {"grpo-kl", "grpo-weak-kl", "grpo-no-kl", "dpo"}
     assert all({"proxy", "gold", "kl", "in_grammar"} <= set(r) for r in ck)
     assert any(r.get("phase") == "train" for r in rows)
     assert [r["n"] for r in rows if r.get("run") == "best-of-n"] == [1, 2, 4, 8, 16, 32]
@@ -32,15 +32,15 @@ def test_small_pipeline_leaves_standard_checkpoints(small_run) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out, s = small_run
-    for path in ("base", s["tuned_path"], "grpo-weak-kl/final", "dpo/final"):
+    for path in ("base", s["tuned_path"], "grpo-no-kl/final", "dpo/final"):
         AutoModelForCausalLM.from_pretrained(out / path)
         AutoTokenizer.from_pretrained(out / path)
 
 
 def test_grpo_raises_the_proxy(small_run) -> None:
-    # the weak-KL run moves furthest: its proxy must beat the base's on the same prompts
+    # the run without a KL penalty moves furthest: its proxy must beat the base's on the same prompts
     _, s = small_run
-    weak = s["runs"]["grpo-weak-kl"]
+    weak = s["runs"]["grpo-no-kl"]
     assert weak["final"]["proxy"] > weak["first"]["proxy"]
     assert weak["final"]["kl"] > 0
 

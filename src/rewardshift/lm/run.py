@@ -63,8 +63,10 @@ class LMConfig:
     pref_pairs: int = field(default=4000, metadata={"help": "preference pairs in all"})
     reward: RewardConfig = field(default_factory=RewardConfig)
     grpo: tuple[GRPOSettings, ...] = field(default_factory=lambda: (
-        GRPOSettings(name="grpo-kl", beta=0.1, steps=80, learning_rate=1e-4, save_every=10),
-        GRPOSettings(name="grpo-weak-kl", beta=0.0, steps=80, learning_rate=3e-4,
+        GRPOSettings(name="grpo-kl", beta=0.5, steps=80, learning_rate=1e-4, save_every=10),
+        GRPOSettings(name="grpo-weak-kl", beta=0.1, steps=80, learning_rate=1e-4,
+                     save_every=10),
+        GRPOSettings(name="grpo-no-kl", beta=0.0, steps=80, learning_rate=3e-4,
                      save_every=10)))
     dpo: DPOSettings | None = field(default_factory=DPOSettings)
     tuned_run: str = field(default="grpo-kl", metadata={
@@ -75,6 +77,8 @@ class LMConfig:
     closed_form_betas: int = field(default=40, metadata={"help": "β values of the exact tilt"})
     monitor: bool = field(default=True, metadata={"help": "attach the training monitor"})
     embed: bool = field(default=False, metadata={"help": "embedding diversity (MiniLM)"})
+    report_to: str = field(default="none", metadata={
+        "help": "trackers TRL logs to (e.g. 'tensorboard'); the run directory always gets all"})
 
     def __post_init__(self) -> None:
         if self.eval_k < 2:
@@ -96,10 +100,11 @@ class LMConfig:
             seed=seed, pretrain=PretrainConfig(n_train=3000, n_heldout=300, epochs=1.0,
                                                n_embd=64, seed=seed),
             pref_texts=300, pref_pairs=400, reward=RewardConfig(epochs=1.0, seed=seed),
-            grpo=(GRPOSettings(name="grpo-kl", beta=0.1, steps=6, learning_rate=5e-4,
-                               prompts_per_step=3, num_generations=4, save_every=3, seed=seed),
-                  GRPOSettings(name="grpo-weak-kl", beta=0.0, steps=6, learning_rate=1e-3,
-                               prompts_per_step=3, num_generations=4, save_every=3, seed=seed)),
+            grpo=tuple(GRPOSettings(name=name, beta=beta, steps=6, learning_rate=lr,
+                                    prompts_per_step=3, num_generations=4, save_every=3,
+                                    seed=seed)
+                       for name, beta, lr in (("grpo-kl", 0.5, 5e-4), ("grpo-weak-kl", 0.1, 5e-4),
+                                              ("grpo-no-kl", 0.0, 1e-3))),
             dpo=DPOSettings(epochs=1.0, batch_size=32, save_every=6, seed=seed),
             eval_k=4, bon_pool=32, bon_ns=(1, 2, 4, 8, 16, 32), closed_form_betas=12)
 
@@ -304,6 +309,23 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
     (:func:`rewardshift.lm.monitoring.attach_monitor`; logs in ``<run>/monitor/``), and its
     alarm events go to ``summary["alarms"]``.
     """
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # library chatter (deprecations inside TRL) is not news
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return _run_lm(config, out, progress=progress)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def _run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = True
+           ) -> dict[str, Any]:
+    """The body of :func:`run_lm`."""
     import datasets
     import torch
     from transformers.utils import logging as hf_logging
@@ -372,7 +394,8 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
                 rewards, weights, callbacks, finish = attach_monitor(
                     rd.file(g.name) / "monitor", gold, proxy_fn, embed=config.embed)
             trainer = run_grpo(rd.file("base"), all_prompts(), rewards, rd.file(g.name), g,
-                               reward_weights=weights, callbacks=callbacks, progress=False)
+                               reward_weights=weights, callbacks=callbacks, progress=False,
+                               report_to=config.report_to)
             rd.append_metrics(_train_rows(trainer, g.name))
             summary["alarms"][g.name] = finish() if finish else []
             runs.append((g.name, {"method": "grpo", "monitored": bool(config.monitor),
@@ -382,7 +405,8 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = Tr
             st.done(g.name)
         if config.dpo is not None:
             d = config.dpo
-            trainer = run_dpo(rd.file("base"), records, rd.file(d.name), d, progress=False)
+            trainer = run_dpo(rd.file("base"), records, rd.file(d.name), d, progress=False,
+                              report_to=config.report_to)
             rd.append_metrics(_train_rows(trainer, d.name))
             runs.append((d.name, {"method": "dpo", "monitored": False,
                                   **dataclasses.asdict(d)}))

@@ -132,7 +132,8 @@ def stratified_prompts(prompts: Sequence[str], n: int, *, seed: int) -> list[str
     return out[:n]
 
 
-def _common_args(out: Path, seed: int, save_every: int, progress: bool) -> dict:
+def _common_args(out: Path, seed: int, save_every: int, progress: bool,
+                 report_to: str | Sequence[str] = "none") -> dict:
     """TRL config arguments shared by every run: checkpoints, seeds, no trackers, fp32.
 
     TRL's configs default to ``bf16=True`` and gradient checkpointing even on a CPU, which
@@ -141,7 +142,7 @@ def _common_args(out: Path, seed: int, save_every: int, progress: bool) -> dict:
     import torch
 
     return {"output_dir": str(out), "save_strategy": "steps", "save_steps": save_every,
-            "save_only_model": True, "lr_scheduler_type": "constant", "report_to": "none",
+            "save_only_model": True, "lr_scheduler_type": "constant", "report_to": report_to,
             "seed": seed, "use_cpu": not torch.cuda.is_available(),
             "disable_tqdm": not progress, "bf16": False, "gradient_checkpointing": False}
 
@@ -158,13 +159,14 @@ def _train_and_save(trainer, tok, out: Path, progress: bool):
 def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards: Sequence[Callable],
              out_dir: str | os.PathLike[str], settings: GRPOSettings, *,
              reward_weights: Sequence[float] | None = None, callbacks: Sequence = (),
-             progress: bool = True):
+             progress: bool = True, report_to: str | Sequence[str] = "none"):
     """Tune the base with ``trl.GRPOTrainer``; returns the trainer (its ``state.log_history``).
 
     ``prompts`` are cycled into a dataset of ``steps * prompts_per_step`` rows
     (:func:`stratified_prompts`);
     ``rewards`` are TRL reward functions, the first being the proxy (extra ones, e.g. the
-    monitor's observer, usually with weight 0 in ``reward_weights``).
+    monitor's observer, usually with weight 0 in ``reward_weights``). ``report_to`` is passed
+    to TRL (``"tensorboard"``, ``"wandb"``, ...): the monitor's numbers go there too.
     """
     try:
         import torch
@@ -190,7 +192,8 @@ def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards:
             temperature=s.temperature, top_k=0, top_p=1.0, beta=s.beta, max_steps=s.steps,
             learning_rate=s.learning_rate, logging_steps=1,
             reward_weights=list(reward_weights) if reward_weights is not None else None,
-            shuffle_dataset=False, **_common_args(out, s.seed, s.save_every, progress))
+            shuffle_dataset=False,
+            **_common_args(out, s.seed, s.save_every, progress, report_to))
         trainer = GRPOTrainer(model=model, reward_funcs=list(rewards), args=args,
                               train_dataset=Dataset.from_dict({"prompt": rows}),
                               processing_class=tok, callbacks=list(callbacks))
@@ -202,7 +205,7 @@ def run_grpo(base_path: str | os.PathLike[str], prompts: Sequence[str], rewards:
 def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
             out_dir: str | os.PathLike[str], settings: DPOSettings, *,
             eval_records: Sequence[dict] = (), callbacks: Sequence = (), eval_steps: int = 0,
-            progress: bool = True):
+            progress: bool = True, report_to: str | Sequence[str] = "none"):
     """Tune the base with ``trl.DPOTrainer`` on ``{"prompt", "chosen", "rejected"}`` records."""
     try:
         import torch
@@ -231,7 +234,7 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
         args = DPOConfig(
             per_device_train_batch_size=s.batch_size, num_train_epochs=s.epochs,
             learning_rate=s.learning_rate, beta=s.beta, logging_steps=5, max_length=64,
-            **_common_args(out, s.seed, s.save_every, progress), **extra)
+            **_common_args(out, s.seed, s.save_every, progress, report_to), **extra)
         trainer = DPOTrainer(model=model, ref_model=ref, args=args,
                              train_dataset=Dataset.from_dict({c: [r[c] for r in records]
                                                               for c in cols}),
