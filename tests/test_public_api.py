@@ -10,7 +10,13 @@ MODULES = ["rewardshift", "rewardshift.samples", "rewardshift.measure", "rewards
            "rewardshift.metrics.lexical", "rewardshift.metrics.semantic",
            "rewardshift.metrics.tokens", "rewardshift.metrics.distribution",
            "rewardshift.metrics.aggregate", "rewardshift.metrics.embed",
-           "rewardshift.metrics.tokenize", "rewardshift.metrics.counts"]
+           "rewardshift.metrics.tokenize", "rewardshift.metrics.counts",
+           "rewardshift.lm.grammar", "rewardshift.lm.tokenizer", "rewardshift.lm.scoring",
+           "rewardshift.lm.sampling", "rewardshift.lm.pretrain", "rewardshift.lm.preferences",
+           "rewardshift.lm.reward", "rewardshift.lm.tune", "rewardshift.lm.evaluate",
+           "rewardshift.lm.monitoring", "rewardshift.lm.run", "rewardshift.monitor",
+           "rewardshift.monitor.trl", "rewardshift.generate", "rewardshift.probes",
+           "rewardshift.audit"]
 
 
 @pytest.mark.parametrize("name", MODULES)
