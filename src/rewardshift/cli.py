@@ -377,6 +377,46 @@ def lm_run_cmd(
     _run(go)
 
 
+@app.command("audit")
+def audit_cmd(
+    base: str = typer.Option(..., "--base", help="base model: folder, hub name or GGUF "
+                             "(transformers), server model name (openai), or sample file "
+                             "(jsonl)"),
+    tuned: str = typer.Option(..., "--tuned", help="tuned model, the same kind as --base"),
+    backend: str = typer.Option("transformers", help="transformers | openai | jsonl"),
+    probes: str = typer.Option("personas,reviews,attractors", help="comma-separated probes"),
+    n: int = typer.Option(16, "--n", help="samples per prompt (per temperature)"),
+    out: Path = typer.Option(Path("runs/audit"), "--out", help="run directory"),
+    seed: int = typer.Option(0, help="seed of generation and statistics"),
+    max_new_tokens: int = typer.Option(64, help="tokens per sample"),
+    chat: bool = typer.Option(False, "--chat/--no-chat", help="use the chat templates"),
+    embeddings: bool = typer.Option(True, "--embeddings/--no-embeddings",
+                                    help="embedding diversity and semantic clusters"),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server, "
+                                        "e.g. http://127.0.0.1:8000/v1"),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", help="environment variable with the "
+                                    "API key (read, never written)"),
+    gguf_file: str | None = typer.Option(None, help="GGUF file inside the model folders"),
+) -> None:
+    """Did tuning collapse diversity? Probe a base and a tuned model and report."""
+    from rewardshift.audit import AuditConfig, run_audit
+
+    def go() -> None:
+        t0 = time.perf_counter()
+        cfg = AuditConfig(base=base, tuned=tuned, backend=backend,
+                          probes=tuple(p.strip() for p in probes.split(",") if p.strip()),
+                          n=n, seed=seed, max_new_tokens=max_new_tokens, chat=chat,
+                          embed=embeddings, base_url=base_url, api_key_env=api_key_env,
+                          gguf_file=gguf_file)
+        with _progress() as update:
+            s = run_audit(cfg, out, progress=update)
+        for v in s["verdicts"]:
+            _out().print(f"• {v}", highlight=False)
+        console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
+
+    _run(go)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="rewardshift")
 

@@ -91,7 +91,8 @@ from rewardshift.lab.worlds.personas import (
 from rewardshift.lab.worlds.shatter import MATERIALS, ShatterConfig
 from rewardshift.samples import Sample
 
-__all__ = ["FEATURES", "Field", "GrammarConfig", "GrammarSample", "KindGrammar", "PROMPTS", "Slot", "TextGrammar", "breakage_grammar", "review_grammar"]
+__all__ = ["FEATURES", "Field", "GrammarConfig", "GrammarSample", "KindGrammar", "PROMPTS",
+           "Slot", "TextGrammar", "breakage_grammar", "review_grammar"]
 
 #: the perceptual features of a text, each in [0, 1] (module docstring)
 FEATURES = ("tidy", "typical", "positive", "iconic")
