@@ -1,0 +1,169 @@
+"""Audit a base and a tuned model: generate the probes' prompts with each, analyse, report.
+
+``rewardshift audit --base MODEL --tuned MODEL`` answers "did my preference tuning collapse
+diversity?" on real models. For every probe (:mod:`rewardshift.probes`: personas, reviews,
+attractors) both models answer the same prompts with the same seeds at the probe's
+temperatures (common random numbers: the differences come from the models, not the draws);
+the probe's :meth:`analyze` then compares tuned with base -- its own statistics (attribute
+histograms, sentiment, attractors) and the diversity metrics of :mod:`rewardshift.measure` per
+input and across inputs -- each with an effect size, a p-value and a one-line verdict.
+
+Backends (:mod:`rewardshift.generate`): ``transformers`` (a local folder, a hub name or a GGUF
+file), ``openai`` (any OpenAI-compatible server: ``--base-url``; the model names are the
+server's; the API key is read from ``$OPENAI_API_KEY`` or ``--api-key-env`` and never
+written), ``jsonl`` (samples generated elsewhere: ``--base`` and ``--tuned`` are files whose
+prompts must be the probes' prompts).
+
+The run directory: ``config.json`` (models, backend, generation settings, probes, seed),
+``samples.parquet`` (every sample, ``meta["probe"]`` and ``meta["temperature"]`` set),
+``summary.json`` (each probe's :meth:`ProbeResult.to_dict` and the verdicts; written last),
+``report.html`` and ``figures/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewardshift._exceptions import InputError
+from rewardshift.samples import Sample
+
+__all__ = ["AuditConfig", "BACKENDS", "make_backend", "run_audit"]
+
+BACKENDS = ("transformers", "openai", "jsonl")
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What ``rewardshift audit`` does."""
+
+    base: str = field(metadata={"help": "base model: folder, hub name, GGUF, server model "
+                                        "name or sample file (per backend)"})
+    tuned: str = field(metadata={"help": "tuned model, the same kind of reference as base"})
+    backend: str = field(default="transformers", metadata={"help": " | ".join(BACKENDS)})
+    probes: tuple[str, ...] = field(default=("personas", "reviews", "attractors"))
+    n: int = field(default=16, metadata={"help": "samples per prompt (per temperature)"})
+    seed: int = field(default=0, metadata={"help": "seed of generation and statistics"})
+    max_new_tokens: int = field(default=64, metadata={"help": "tokens per sample"})
+    top_logprobs: int = field(default=5, metadata={
+        "help": "k of the per-token top-k log-probabilities (next-token entropy)"})
+    chat: bool = field(default=False, metadata={"help": "use the models' chat templates"})
+    embed: bool = field(default=True, metadata={
+        "help": "embedding diversity and semantic clusters (MiniLM); off = lexical only"})
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server"})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={
+        "help": "environment variable holding the API key (never written anywhere)"})
+    gguf_file: str | None = field(default=None, metadata={
+        "help": "GGUF file name inside the model folders (transformers backend)"})
+
+    def __post_init__(self) -> None:
+        from rewardshift.probes import PROBES
+
+        if self.backend not in BACKENDS:
+            raise InputError(f"--backend {self.backend!r} is not one of {BACKENDS}")
+        unknown = [p for p in self.probes if p not in PROBES]
+        if unknown or not self.probes:
+            raise InputError(f"--probes: unknown {unknown}; choose from {sorted(PROBES)} "
+                             "(comma-separated)")
+        if len(set(self.probes)) != len(self.probes):
+            raise InputError(f"--probes lists a probe twice: {list(self.probes)}")
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 2:
+            raise InputError(f"--n {self.n!r} must be an integer >= 2 (per-input diversity "
+                             "compares samples of one prompt)")
+        if self.backend == "openai" and not self.base_url:
+            raise InputError("--backend openai needs --base-url, e.g. http://127.0.0.1:8000/v1")
+        if self.base == self.tuned:
+            raise InputError(f"--base and --tuned are the same ({self.base!r}); an audit "
+                             "compares two models")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def make_backend(ref: str, config: AuditConfig, *, source: str):
+    """The generation backend of one model reference (see the module docstring)."""
+    from rewardshift.generate import JSONLBackend, OpenAIBackend, TransformersBackend
+
+    if config.backend == "transformers":
+        return TransformersBackend.from_pretrained(ref, gguf_file=config.gguf_file,
+                                                   source=source)
+    if config.backend == "openai":
+        return OpenAIBackend(config.base_url or "", ref, api_key_env=config.api_key_env,
+                             source=source)
+    return JSONLBackend(ref, source=source)
+
+
+def _generate_fn(backend, config: AuditConfig) -> Callable[..., list[Sample]]:
+    """Adapt a backend to the probes' ``generate(prompts, n, temperature, seed)``."""
+    from rewardshift.generate import GenerationConfig
+
+    def generate(prompts: Sequence[tuple[str, str]], n: int, temperature: float, seed: int
+                 ) -> list[Sample]:
+        k = config.top_logprobs if config.backend != "jsonl" else 0
+        return backend.generate(list(prompts), GenerationConfig(
+            n=n, temperature=temperature, seed=seed, max_new_tokens=config.max_new_tokens,
+            top_logprobs=k, logprobs=True, chat=config.chat))
+
+    return generate
+
+
+def run_audit(config: AuditConfig, out: str | os.PathLike[str], *,
+              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Run the audit into ``out`` (a new or empty folder). Returns the summary.
+
+    ``progress(stage, done, total)`` is called as probes and sources finish.
+    """
+    from rewardshift.probes import PROBES
+    from rewardshift.probes._core import collect_samples
+    from rewardshift.report.audit_run import write_audit_report
+    from rewardshift.report.rundir import RunDir
+
+    out = Path(out)
+    if (out / "summary.json").exists():
+        raise InputError(f"{out} already holds a finished audit (summary.json); choose another "
+                         "--out or delete it")
+    rd = RunDir.create(out.parent, out.name)
+    rd.write_config({"audit": config.to_dict()}, seeds={"seed": config.seed})
+    tick = progress or (lambda stage, done, total: None)
+    t0 = time.perf_counter()
+    backends = {"base": make_backend(config.base, config, source="base"),
+                "tuned": make_backend(config.tuned, config, source="tuned")}
+    gens = {name: _generate_fn(b, config) for name, b in backends.items()}
+    timings: dict[str, float] = {"load": round(time.perf_counter() - t0, 2)}
+    results, all_samples = {}, []
+    total = len(config.probes) * 3
+    done = 0
+    for name in config.probes:
+        probe = PROBES[name](embed=config.embed)
+        t = time.perf_counter()
+        by_source: dict[str, list[Sample]] = {}
+        for src in ("base", "tuned"):
+            by_source.update(collect_samples(probe, {src: gens[src]}, n=config.n,
+                                             seed=config.seed))
+            done += 1
+            tick(f"{name}: {src}", done, total)
+        timings[f"{name} generate"] = round(time.perf_counter() - t, 2)
+        for samples in by_source.values():
+            all_samples.extend(dataclasses.replace(s, meta={**s.meta, "probe": name})
+                               for s in samples)
+        t = time.perf_counter()
+        results[name] = probe.analyze(by_source, seed=config.seed, base="base", tuned="tuned")
+        timings[f"{name} analyse"] = round(time.perf_counter() - t, 2)
+        done += 1
+        tick(f"{name}: analyse", done, total)
+    rd.write_samples(all_samples)
+    verdicts = [v for r in results.values() for v in r.verdicts]
+    meta = {"base": config.base, "tuned": config.tuned, "backend": config.backend,
+            "n": config.n, "seed": config.seed, "timings": timings}
+    by_src = {src: [s for s in all_samples if s.source == src] for src in ("base", "tuned")}
+    write_audit_report(rd, results, title="rewardshift audit", meta=meta, samples=by_src)
+    timings["total"] = round(time.perf_counter() - t0, 2)
+    summary = {"kind": "audit", **meta, "verdicts": verdicts,
+               "probes": {name: r.to_dict() for name, r in results.items()}}
+    rd.write_json("summary.json", summary)  # last: marks the audit finished
+    return summary
