@@ -64,7 +64,8 @@ def describe_change(label: str, base: float | None, tuned: float | None, *,
         ": less diverse" / ": more diverse" to a significant change of a diversity metric).
     kind : ``"relative"`` (``41% lower``), ``"points"`` (shares in [0, 1]: ``6% -> 82%,
         +76 points``), ``"ratio"`` (``2.7x lower``), ``"difference"`` (a signed quantity:
-        ``+0.81 (0.13 -> 0.94)``) or ``"value"`` (a divergence: its value).
+        ``+0.81 (0.13 -> 0.94)``) or ``"value"`` (a divergence: its value). A ratio below
+        1.5 is written as a relative change (``4% lower``), since ``1x lower`` says nothing.
     unit : appended to the numbers (``"nats"``).
 
     Examples
@@ -89,7 +90,8 @@ def describe_change(label: str, base: float | None, tuned: float | None, *,
                   f"({(tuned - base) * 100:+.1f} points)")
     elif base == tuned:
         change = f"unchanged ({_num(base, unit)})"
-    elif kind == "ratio" and base > 0 and tuned > 0:
+    elif kind == "ratio" and base > 0 and tuned > 0 and max(base, tuned) >= 1.5 * min(base,
+                                                                                 tuned):
         ratio = max(base, tuned) / min(base, tuned)
         change = (f"{ratio:.2g}× {'lower' if tuned < base else 'higher'} "
                   f"({_num(base, '')} → {_num(tuned, unit)})")
