@@ -417,6 +417,39 @@ def audit_cmd(
     _run(go)
 
 
+@app.command("prefs")
+def prefs_cmd(
+    pairs: Path = typer.Argument(..., help="JSONL of {prompt, chosen, rejected} rows "
+                                 "(optional chosen_score, rejected_score)"),
+    base: str = typer.Option(..., "--base", help="base model (folder, hub name or GGUF) whose "
+                             "log-probabilities measure typicality"),
+    out: Path = typer.Option(Path("runs/prefs"), "--out", help="run directory"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="leave bad rows out (reported) "
+                                  "instead of stopping at the first"),
+    seed: int = typer.Option(0, help="seed of the pair order and the bootstrap"),
+    gguf_file: str | None = typer.Option(None, help="GGUF file inside the model folder"),
+) -> None:
+    """The typicality bias alpha of a preference data set, and its length / sentiment biases."""
+    from rewardshift.generate import TransformersBackend
+    from rewardshift.prefs import audit_pairs, read_pairs, write_prefs_run
+
+    def go() -> None:
+        rows, bad = read_pairs(pairs, skip_bad=skip_bad)
+        for b in bad:
+            console.print(f"[yellow]skipped[/] {pairs}:{b.line}: {b.field or ''} {b.message}",
+                          highlight=False)
+        backend = TransformersBackend.from_pretrained(base, gguf_file=gguf_file)
+        audit = audit_pairs(rows, backend.score, seed=seed)
+        report = write_prefs_run(audit, out, bad_rows=bad, config={
+            "pairs": str(pairs), "base": base, "seed": seed, "skip_bad": skip_bad,
+            "n_pairs": audit.n_pairs, "n_bad_rows": len(bad)})
+        for v in audit.verdicts:
+            _out().print(f"• {v}", highlight=False)
+        console.print(f"wrote {report}")
+
+    _run(go)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="rewardshift")
 
