@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/rewardshift demo --out runs/demo
+	$(VENV)/bin/rewardshift demo --story --out runs/demo
 
 # the tiny-LM world end to end with TRL (about 5 minutes on 2 cores)
 lm: $(VENV)/.installed

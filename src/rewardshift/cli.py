@@ -200,8 +200,23 @@ def demo_cmd(
     beta: float = typer.Option(0.5, help="KL strength β of the tuned generator"),
     embeddings: bool = typer.Option(True, "--embeddings/--no-embeddings"),
     seed: int = typer.Option(0),
+    story: bool = typer.Option(False, "--story", help="the whole story: this measurement, the "
+                               "laboratory, real TRL training and an audit of the trained "
+                               "pair, in one report (about 5 min; what `make demo` runs)"),
+    small: bool = typer.Option(False, "--small", help="with --story: the CI sizes (~1.5 min)"),
 ) -> None:
     """Generate the example base/tuned pair (known entropies), measure it, write a report."""
+    if story:
+        from rewardshift.story import run_story
+
+        def go_story() -> None:
+            t0 = time.perf_counter()
+            with _progress() as update:
+                report = run_story(out, small=small, seed=seed, progress=update)
+            console.print(f"wrote {report} in {time.perf_counter() - t0:.1f} s")
+
+        _run(go_story)
+        return
     from rewardshift.demo import DemoConfig, make_pair
     from rewardshift.measure import MeasureConfig, measure
     from rewardshift.report.measure_run import write_measure_run
