@@ -28,6 +28,7 @@ from rewardshift._exceptions import InputError
 from rewardshift.lab.raters import RaterPopulation
 from rewardshift.lab.world import WorldSample
 from rewardshift.lm.grammar import FEATURES, PROMPTS, TextGrammar
+from rewardshift.lm.tokenizer import completion_text
 
 __all__ = ["GoldReward", "TextRaterConfig", "text_preferences"]
 
@@ -149,8 +150,8 @@ def text_preferences(grammar: TextGrammar, log_ref, config: TextRaterConfig, *,
         p_choice = np.where(f["label"] == 1, f["p_a"], 1 - f["p_a"])
         for c, r, pc, ia in zip(f["i_chosen"], f["i_rejected"], p_choice, f["i_a"], strict=True):
             prompt = prompts[int(ia)]  # the pair is shown under the first text's prompt
-            records.append({"prompt": prompt, "chosen": " " + texts[int(c)],
-                            "rejected": " " + texts[int(r)], "kind": kind,
+            records.append({"prompt": prompt, "chosen": completion_text(texts[int(c)]),
+                            "rejected": completion_text(texts[int(r)]), "kind": kind,
                             "chosen_text": texts[int(c)], "rejected_text": texts[int(r)],
                             "p_chosen": float(pc),
                             "d_log_ref": float(ws.log_base[int(c)] - ws.log_base[int(r)])})
