@@ -101,7 +101,7 @@ class TransformersBackend:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str], *,
                         gguf_file: str | None = None, revision: str | None = None,
-                        device: str = "cpu", dtype: str | None = None,
+                        device: str | None = None, dtype: str | None = None,
                         source: str | None = None, batch_size: int = 16) -> TransformersBackend:
         """Load model and tokenizer with ``AutoModelForCausalLM`` / ``AutoTokenizer``.
 
@@ -110,7 +110,8 @@ class TransformersBackend:
         name_or_path : a local folder, a hub name, or a path to a ``.gguf`` file.
         gguf_file : a GGUF file name inside ``name_or_path`` (needs ``pip install gguf``).
         revision : hub revision (branch, tag or commit) when loading from the hub.
-        device : torch device to run on (``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...).
+        device : torch device to run on (``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...); default
+            ``"cuda"`` when a GPU is visible, else ``"cpu"``.
         dtype : torch dtype name (``"float32"``, ``"bfloat16"``); default: the checkpoint's.
         source : the samples' ``source``; default the GGUF file name or ``name_or_path``.
         batch_size : rows decoded together.
@@ -123,7 +124,7 @@ class TransformersBackend:
             when the model or tokenizer cannot be loaded (the message says what was tried).
         """
         try:
-            import torch  # noqa: F401
+            import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as e:
             raise MissingDependencyError("transformers", "lm") from e
@@ -147,6 +148,8 @@ class TransformersBackend:
                 path, **kwargs, **({"dtype": dtype} if dtype else {}))
         except (OSError, ValueError) as e:
             raise GenerationError(f"cannot load a causal LM from {what}: {e}") from e
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         model.to(device)
         model.eval()
         return cls(model, tokenizer, source=source or gguf_file or path, batch_size=batch_size)

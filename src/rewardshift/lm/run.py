@@ -143,28 +143,9 @@ def _config_from_dict(d: dict[str, Any]) -> LMConfig:
 
 def load_lm_config(path: str | os.PathLike[str]) -> LMConfig:
     """Read an :class:`LMConfig` from a TOML (``.toml``) or JSON file."""
-    import json
+    from rewardshift._settings import read_settings_file
 
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read lm config {path}: {e.strerror}") from e
-    try:
-        if path.suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
-                import tomli as tomllib
-            d = tomllib.loads(raw.decode("utf-8"))
-        else:
-            d = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'JSON'}: "
-                         f"{e}") from e
-    if not isinstance(d, dict):
-        raise InputError(f"{path}: the config must be a table/object of LMConfig fields")
-    d = d.get("lm", d)
+    d = read_settings_file(path, "lm")
     try:
         return _config_from_dict(d)
     except InputError as e:

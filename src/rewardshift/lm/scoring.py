@@ -94,14 +94,15 @@ def ids_logprobs(model, encoded: Sequence[Encoded], *, pad_id: int, batch_size: 
     try:
         with torch.no_grad():
             for s in range(0, len(encoded), batch_size):
-                b = pad_batch(encoded[s:s + batch_size], pad_id)
+                b = {k: v.to(model.device)
+                     for k, v in pad_batch(encoded[s:s + batch_size], pad_id).items()}
                 logits = model(input_ids=b["input_ids"],
                                attention_mask=b["attention_mask"]).logits[:, :-1].float()
                 tgt = b["labels"][:, 1:]
                 lp = torch.log_softmax(logits, dim=-1)
                 keep = tgt != IGNORE
                 tok = lp.gather(-1, tgt.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-                out[s:s + len(b["input_ids"])] = (tok * keep).sum(-1).double().numpy()
+                out[s:s + len(b["input_ids"])] = (tok * keep).sum(-1).double().cpu().numpy()
     finally:
         model.train(was_training)
     return out
