@@ -62,12 +62,23 @@ class DPOSettings:
     learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
     save_every: int = field(default=20, metadata={"help": "checkpoint every N steps"})
     seed: int = field(default=0, metadata={"help": "seed of the data order"})
+    max_length: int = field(default=64, metadata={"help": "tokens of prompt + completion"})
+    log_every: int = field(default=5, metadata={"help": "log the training numbers every N "
+                                                        "steps"})
+    lora_r: int = field(default=0, metadata={
+        "help": "LoRA rank (Hu et al. 2021, peft); 0 tunes every weight"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator"})
+    lora_targets: tuple[str, ...] = field(default=("all-linear",), metadata={
+        "help": "module names that get LoRA adapters; 'all-linear': every linear layer but "
+                "the output head"})
 
     def __post_init__(self) -> None:
         if not (self.beta > 0 and self.epochs > 0 and self.batch_size >= 1
-                and self.save_every >= 1):
+                and self.save_every >= 1 and self.max_length >= 8 and self.lora_r >= 0
+                and self.log_every >= 1):
             raise InputError(f"DPOSettings '{self.name}': need beta > 0, epochs > 0, "
-                             "batch_size >= 1 and save_every >= 1")
+                             "batch_size >= 1, save_every >= 1, max_length >= 8, "
+                             "log_every >= 1 and lora_r >= 0")
 
 
 class ProxyReward:
@@ -147,11 +158,27 @@ def _common_args(out: Path, seed: int, save_every: int, progress: bool,
             "disable_tqdm": not progress, "bf16": False, "gradient_checkpointing": False}
 
 
+def _lora_config(s: DPOSettings):
+    try:
+        from peft import LoraConfig
+    except ImportError as e:  # pragma: no cover
+        raise MissingDependencyError("peft", "lm") from e
+    return LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=0.0,
+                      target_modules=("all-linear" if tuple(s.lora_targets) == ("all-linear",)
+                                      else list(s.lora_targets)), task_type="CAUSAL_LM")
+
+
 def _train_and_save(trainer, tok, out: Path, progress: bool):
-    """Train, then save the final policy and its tokenizer to ``out/final``."""
+    """Train, then save the final policy and its tokenizer to ``out/final``.
+
+    A LoRA-tuned policy is saved merged (see :func:`run_dpo`).
+    """
     _drop_printer(trainer, progress)
     trainer.train()
-    trainer.save_model(str(out / "final"))
+    if hasattr(trainer.model, "merge_and_unload"):
+        trainer.model.merge_and_unload().save_pretrained(str(out / "final"))
+    else:
+        trainer.save_model(str(out / "final"))
     tok.save_pretrained(str(out / "final"))
     return trainer
 
@@ -206,7 +233,14 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
             out_dir: str | os.PathLike[str], settings: DPOSettings, *,
             eval_records: Sequence[dict] = (), callbacks: Sequence = (), eval_steps: int = 0,
             progress: bool = True, report_to: str | Sequence[str] = "none"):
-    """Tune the base with ``trl.DPOTrainer`` on ``{"prompt", "chosen", "rejected"}`` records."""
+    """Tune the base with ``trl.DPOTrainer`` on ``{"prompt", "chosen", "rejected"}`` records.
+
+    With ``settings.lora_r > 0`` only LoRA adapters are trained (``peft.LoraConfig`` passed as
+    TRL's ``peft_config``; the reference policy is the base with the adapters switched off, so
+    no second copy of the model is held). Checkpoints then hold the adapters; ``final/`` holds
+    the adapters merged into the base weights (``merge_and_unload``), a plain model that loads
+    with ``AutoModelForCausalLM`` like any other.
+    """
     try:
         import torch
         from datasets import Dataset
@@ -225,7 +259,8 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
         torch.manual_seed(s.seed)
         tok = AutoTokenizer.from_pretrained(str(base_path))
         model = AutoModelForCausalLM.from_pretrained(str(base_path))
-        ref = AutoModelForCausalLM.from_pretrained(str(base_path))
+        peft_config = _lora_config(s) if s.lora_r else None
+        ref = None if peft_config else AutoModelForCausalLM.from_pretrained(str(base_path))
         extra = {}
         eval_ds = None
         if eval_records and eval_steps:
@@ -233,13 +268,14 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
             extra = {"eval_strategy": "steps", "eval_steps": eval_steps}
         args = DPOConfig(
             per_device_train_batch_size=s.batch_size, num_train_epochs=s.epochs,
-            learning_rate=s.learning_rate, beta=s.beta, logging_steps=5, max_length=64,
+            learning_rate=s.learning_rate, beta=s.beta, logging_steps=s.log_every,
+            max_length=s.max_length,
             **_common_args(out, s.seed, s.save_every, progress, report_to), **extra)
         trainer = DPOTrainer(model=model, ref_model=ref, args=args,
                              train_dataset=Dataset.from_dict({c: [r[c] for r in records]
                                                               for c in cols}),
                              eval_dataset=eval_ds, processing_class=tok,
-                             callbacks=list(callbacks))
+                             callbacks=list(callbacks), peft_config=peft_config)
         return _train_and_save(trainer, tok, out, progress)
     finally:
         hf_logging.set_verbosity(verbosity)
