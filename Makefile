@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 # Without a GPU, torch==2.13.0 is a CPU build; an unpinned torch pulls several GB of CUDA.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: demo lm test test-all lint bench clean
+.PHONY: demo lm real-pair test test-all lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(VENV)/.installed
 # the tiny-LM world end to end with TRL (about 5 minutes on 2 cores)
 lm: $(VENV)/.installed
 	$(VENV)/bin/rewardshift lm run --out runs/lm
+
+# a matched real pair: Gemma 3 270M base -> biased raters -> TRL DPO + LoRA -> audit
+# (about 30 minutes on 2 CPU cores; uses a GPU when one is present)
+real-pair: $(VENV)/.installed
+	$(PIP) install -q -e '.[realpair]'
+	$(VENV)/bin/rewardshift real-pair --out runs/real-pair
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"

@@ -432,6 +432,52 @@ def audit_cmd(
     _run(go)
 
 
+@app.command("real-pair")
+def real_pair_cmd(
+    out: Path = typer.Option(Path("runs/real-pair"), "--out", help="run directory; running "
+                             "again into an interrupted one reuses its finished stages"),
+    model: str | None = typer.Option(None, "--model", help="base model: 'gemma-3-270m' (the "
+                                     "packaged GGUF, default), a .gguf file, a transformers "
+                                     "folder or a hub name"),
+    small: bool = typer.Option(False, "--small", help="the CI size (a few prompts and tokens)"),
+    config: Path | None = typer.Option(None, "--config", help="TOML or JSON file of "
+                                       "RealPairConfig fields (tables raters, dpo)"),
+    seed: int | None = typer.Option(None, help="seed of every step (overrides the config)"),
+) -> None:
+    """Make a matched real pair -- Gemma 3 270M base, biased raters, TRL DPO with LoRA -- and
+    audit base vs tuned."""
+    from rewardshift._settings import read_settings_file
+    from rewardshift.realpair import RealPairConfig, run_real_pair
+
+    def go() -> None:
+        t0 = time.perf_counter()
+        if config is not None and small:
+            raise InputError("give either --config or --small, not both")
+        if config is not None:
+            cfg = RealPairConfig.from_dict(read_settings_file(config, "real_pair"))
+        else:
+            cfg = RealPairConfig.small() if small else RealPairConfig()
+        overrides: dict[str, Any] = {}
+        if model is not None:
+            overrides["model"] = model
+        if seed is not None:
+            overrides["seed"] = seed
+        if overrides:
+            cfg = RealPairConfig.from_dict({**cfg.to_dict(), **overrides})
+        with _progress() as update:
+            s = run_real_pair(cfg, out, progress=update)
+        p = s["pairs"]
+        _out().print(f"{p['n_pairs']} pairs; chosen vs rejected: sentiment "
+                     f"{p['sentiment']['chosen']:.2f} vs {p['sentiment']['rejected']:.2f}, "
+                     f"brevity {p['brevity']['chosen']:.2f} vs {p['brevity']['rejected']:.2f}",
+                     highlight=False)
+        for v in s["audit"]["verdicts"]:
+            _out().print(f"• {v}", highlight=False)
+        console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
+
+    _run(go)
+
+
 @app.command("prefs")
 def prefs_cmd(
     pairs: Path = typer.Argument(..., help="JSONL of {prompt, chosen, rejected} rows "

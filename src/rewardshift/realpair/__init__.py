@@ -1,0 +1,13 @@
+"""A matched real base/tuned pair made here (Gemma 3 270M + biased raters + TRL DPO with LoRA).
+
+See :mod:`rewardshift.realpair.run` for the pipeline, :mod:`rewardshift.realpair.raters` for
+the raters and :mod:`rewardshift.realpair.convert` for the base model.
+"""
+
+from rewardshift.realpair.convert import PACKAGED_GEMMA, gguf_to_transformers, packaged_gemma_gguf
+from rewardshift.realpair.raters import RealRaters, label_pairs, pair_summary, trim_to_sentence
+from rewardshift.realpair.run import RealPairConfig, run_real_pair, training_prompts
+
+__all__ = ["PACKAGED_GEMMA", "RealPairConfig", "RealRaters", "gguf_to_transformers",
+           "label_pairs", "packaged_gemma_gguf", "pair_summary", "run_real_pair",
+           "training_prompts", "trim_to_sentence"]
