@@ -83,3 +83,12 @@ def test_demo_small(tmp_path):
     gt = summary["ground_truth"]["true_entropy_nats"]
     assert gt["base"] > gt["tuned"]
     assert (out / "report.html").exists() and (out / "base.jsonl").exists()
+
+
+def test_error_text_in_square_brackets_is_printed_verbatim(tmp_path):
+    # rich would read "[lm]" as a markup tag and drop it ("pip install 'rewardshift'")
+    bad = tmp_path / "settings[lm].toml"
+    bad.write_text("this is = = not toml")
+    res = runner.invoke(app, ["real-pair", "--config", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "settings[lm].toml: not valid TOML" in " ".join(res.output.split())

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,7 +40,7 @@ def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except RewardshiftError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: files already written are complete; "
@@ -118,7 +119,7 @@ def render_table(summary: dict[str, Any]) -> Table:
 def _print_result(summary: dict[str, Any]) -> None:
     _out().print(render_table(summary))
     for fam, why in (summary.get("skipped") or {}).items():
-        console.print(f"[dim]skipped {fam}: {why}[/]")
+        console.print(f"[dim]skipped {fam}: {escape(str(why))}[/]")
 
 
 def _load_pair(samples_path: Path, compare: Path | None, base: str | None, tuned: str | None):
@@ -327,7 +328,7 @@ def lab_sweep_cmd(
         console.print(f"{len(res.finished)} finished, {len(res.skipped)} already done, "
                       f"{len(res.failed)} failed → {out / cfg.name}/sweep.jsonl")
         for key, err in res.failed.items():
-            console.print(f"[red]failed[/] {key}: {err} (see {out / cfg.name / key}/error.txt)",
+            console.print(f"[red]failed[/] {key}: {escape(str(err))} (see {out / cfg.name / key}/error.txt)",
                           highlight=False)
         if res.failed:
             raise typer.Exit(1)
@@ -385,7 +386,7 @@ def lm_run_cmd(
         _out().print(t)
         for run, events in s.get("alarms", {}).items():
             for e in events:
-                console.print(f"[yellow]alarm[/] {run} step {e['step']}: {e['message']}",
+                console.print(f"[yellow]alarm[/] {run} step {e['step']}: {escape(e['message'])}",
                               highlight=False)
         console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
 
@@ -426,7 +427,7 @@ def audit_cmd(
         with _progress() as update:
             s = run_audit(cfg, out, progress=update)
         for v in s["verdicts"]:
-            _out().print(f"• {v}", highlight=False)
+            _out().print(f"• {escape(v)}", highlight=False)
         console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
 
     _run(go)
@@ -472,7 +473,7 @@ def real_pair_cmd(
                      f"brevity {p['brevity']['chosen']:.2f} vs {p['brevity']['rejected']:.2f}",
                      highlight=False)
         for v in s["audit"]["verdicts"]:
-            _out().print(f"• {v}", highlight=False)
+            _out().print(f"• {escape(v)}", highlight=False)
         console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
 
     _run(go)
@@ -497,7 +498,7 @@ def prefs_cmd(
     def go() -> None:
         rows, bad = read_pairs(pairs, skip_bad=skip_bad)
         for b in bad:
-            console.print(f"[yellow]skipped[/] {pairs}:{b.line}: {b.field or ''} {b.message}",
+            console.print(f"[yellow]skipped[/] {pairs}:{b.line}: {escape(b.field or '')} {escape(b.message)}",
                           highlight=False)
         backend = TransformersBackend.from_pretrained(base, gguf_file=gguf_file)
         audit = audit_pairs(rows, backend.score, seed=seed)
@@ -505,7 +506,7 @@ def prefs_cmd(
             "pairs": str(pairs), "base": base, "seed": seed, "skip_bad": skip_bad,
             "n_pairs": audit.n_pairs, "n_bad_rows": len(bad)})
         for v in audit.verdicts:
-            _out().print(f"• {v}", highlight=False)
+            _out().print(f"• {escape(v)}", highlight=False)
         console.print(f"wrote {report}")
 
     _run(go)

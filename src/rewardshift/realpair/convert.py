@@ -39,6 +39,9 @@ def gguf_to_transformers(gguf_path: str | os.PathLike[str], out_dir: str | os.Pa
     The folder is written under a temporary name and renamed when complete, so an interrupted
     conversion never leaves a half-written model behind.
     """
+    src, out = Path(gguf_path), Path(out_dir)
+    if not src.is_file():  # the user's mistake first, before any missing dependency
+        raise InputError(f"{src}: no such GGUF file")
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -48,9 +51,6 @@ def gguf_to_transformers(gguf_path: str | os.PathLike[str], out_dir: str | os.Pa
         import gguf  # noqa: F401
     except ImportError as e:  # pragma: no cover
         raise MissingDependencyError("gguf", "lm") from e
-    src, out = Path(gguf_path), Path(out_dir)
-    if not src.is_file():
-        raise InputError(f"{src}: no such GGUF file")
     tmp = out.with_name(out.name + ".partial")
     try:
         tok = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
