@@ -26,6 +26,7 @@ completion without special tokens, exactly as decoded (no whitespace stripped).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -242,6 +243,7 @@ class TransformersBackend:
         k = config.top_logprobs
         rows = [_Drawn([], [], [], [], False) for _ in jobs]
         done = torch.zeros(b, dtype=torch.bool, device=dev)
+        cache_kw = _cache_keyword(self.model)
         with torch.inference_mode():
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
             for t in range(config.max_new_tokens):
@@ -263,7 +265,7 @@ class TransformersBackend:
                 mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=dev)], -1)
                 pos = pos[:, -1:] + 1
                 out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos,
-                                 past_key_values=out.past_key_values, use_cache=True)
+                                 use_cache=True, **{cache_kw: getattr(out, cache_kw)})
         return [dataclasses.replace(r, stopped=bool(r.ids) and r.ids[-1] in self._eos)
                 for r in rows]
 
@@ -323,6 +325,16 @@ class TransformersBackend:
             encoded.append(Encoded(cache[p] + c_ids, len(cache[p])))
         return ids_logprobs(self.model, encoded, pad_id=self.tokenizer.pad_token_id,
                             batch_size=batch_size or self.batch_size)
+
+
+def _cache_keyword(model: Any) -> str:
+    """The name ``model.forward`` takes the KV cache under (and its output carries it as).
+
+    transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns, and goes in
+    5.40); earlier 5.x releases know only ``past_key_values``.
+    """
+    return ("cache" if "cache" in inspect.signature(model.forward).parameters
+            else "past_key_values")
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
