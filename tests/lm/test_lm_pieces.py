@@ -86,6 +86,27 @@ def test_ids_logprobs_equals_a_manual_forward(small_base) -> None:
     assert got == pytest.approx(want, abs=1e-4)
 
 
+def test_ids_logprobs_bounds_the_logits_a_batch_holds(small_base) -> None:
+    path, _ = small_base
+    model, tok = load_causal_lm(path)
+    texts = ["Wei, 40, a farmer from China", "Ana, 31, a nurse from Brazil, loves it",
+             "a glass falls", "Tom"] * 3
+    enc = encode_pairs(tok, ["Write a customer review:"] * len(texts), texts)
+    rows: list[int] = []
+    hook = model.register_forward_hook(lambda module, args, output: rows.append(0))
+    try:
+        whole = ids_logprobs(model, enc, pad_id=tok.pad_token_id)
+        n_whole = len(rows)
+        vocab = model.get_output_embeddings().weight.shape[0]
+        longest = max(len(e.input_ids) for e in enc)
+        split = ids_logprobs(model, enc, pad_id=tok.pad_token_id,
+                             max_logits=2 * longest * vocab)  # room for two rows
+    finally:
+        hook.remove()
+    assert n_whole == 1 and len(rows) - n_whole == len(texts) // 2
+    np.testing.assert_allclose(split, whole, atol=1e-4)
+
+
 def test_sampling_is_seeded_and_scores_what_was_generated(small_base) -> None:
     import torch
 

@@ -21,7 +21,8 @@ import numpy as np
 from rewardshift._exceptions import InputError
 from rewardshift.lm.tokenizer import completion_text
 
-__all__ = ["Encoded", "encode_pairs", "ids_logprobs", "pad_batch", "sequence_logprobs"]
+__all__ = ["MAX_LOGITS", "Encoded", "encode_pairs", "ids_logprobs", "pad_batch",
+           "sequence_logprobs"]
 
 IGNORE = -100
 
@@ -79,16 +80,28 @@ def sequence_logprobs(model, tokenizer, prompts: Sequence[str], texts: Sequence[
                         pad_id=tokenizer.pad_token_id, batch_size=batch_size)
 
 
-def ids_logprobs(model, encoded: Sequence[Encoded], *, pad_id: int, batch_size: int = 256
-                 ) -> np.ndarray:
+#: Most logits one forward pass may hold (rows x positions x vocabulary): 2**26 float32 is
+#: 256 MB. Large vocabularies (Gemma 3: 262,144 tokens) otherwise need gigabytes per batch.
+MAX_LOGITS = 2**26
+
+
+def ids_logprobs(model, encoded: Sequence[Encoded], *, pad_id: int, batch_size: int = 256,
+                 max_logits: int = MAX_LOGITS) -> np.ndarray:
     """Total log-probability of each encoded completion (positions after ``prompt_len``), (N,).
 
     Works on token ids, so it scores what a policy generated even when the decoded string
-    would not re-encode to the same ids. Evaluated in eval mode without gradients.
+    would not re-encode to the same ids. Evaluated in eval mode without gradients. A batch
+    holds at most ``batch_size`` rows and at most ``max_logits`` logits (rows x longest
+    sequence x vocabulary), so memory stays bounded whatever the vocabulary.
     """
     import torch
 
     out = np.empty(len(encoded))
+    if not len(encoded):
+        return out
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    longest = max(len(e.input_ids) for e in encoded)
+    batch_size = max(1, min(batch_size, max_logits // max(1, longest * vocab)))
     was_training = model.training
     model.eval()
     try:
