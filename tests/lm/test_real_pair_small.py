@@ -52,11 +52,12 @@ def test_every_stage_leaves_its_output(made) -> None:
         assert 0 < p["p_chosen"] < 1
     assert set(s["timings"]) == {"base", "samples", "pairs", "dpo", "audit", "report"}
     assert s["dpo"]["log"] and "loss" in s["dpo"]["final"]
+    assert s["peak_rss_gb"] > 0.1
     assert s["audit"]["verdicts"] and (out / "audit" / "summary.json").is_file()
     assert s["audit"]["headline"]
     html = (out / "report.html").read_text()
     for heading in ("Verdicts", "What the raters preferred", "DPO training",
-                    "Audit: base vs tuned", "Example pairs"):
+                    "Audit: base vs tuned", "Time and memory", "Example pairs"):
         assert heading in html
     assert (out / "figures" / "raters.png").is_file()
 

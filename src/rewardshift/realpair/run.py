@@ -394,11 +394,21 @@ def _run(config: RealPairConfig, out: Path, tick: ProgressFn) -> dict[str, Any]:
         "audit": {"verdicts": audit["verdicts"], "path": "audit",
                   "headline": _headline(audit)},
     }
+    summary["timings"] = clock.times  # the report's own time is added after it is written
+    summary["peak_rss_gb"] = _peak_rss_gb()
     write_real_pair_report(rd, summary, records=records, config=config.to_dict())
     clock.done("report")
-    summary["timings"] = clock.times
     rd.write_json("summary.json", summary)  # last: marks the run finished
     return summary
+
+
+def _peak_rss_gb() -> float | None:
+    """Peak resident memory of this process so far, in GB (``None`` where unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # KB on Linux
 
 
 def _headline(audit: dict[str, Any]) -> dict[str, Any]:

@@ -130,6 +130,18 @@ def write_real_pair_report(rd, summary: Mapping[str, Any], *,
     blocks.append(_link("audit/report.html", "the full audit report (samples, definitions)"))
     sections.append(("Audit: base vs tuned", blocks))
 
+    times = summary.get("timings") or {}
+    if times:
+        rows = [[stage, "reused" if sec == 0.0 else f"{sec:.0f} s"] for stage, sec in
+                times.items()]
+        rows.append(["total", f"{sum(times.values()) / 60:.1f} min"])
+        rss = summary.get("peak_rss_gb")
+        note = (f"Peak resident memory of the process: {rss:.1f} GB. " if rss else "") + (
+            "A stage marked reused was finished by an earlier, interrupted run into this "
+            "directory.")
+        sections.append(("Time and memory", [html_table(["stage", "time"], rows),
+                                             html_paragraph(note)]))
+
     ex = sorted(records, key=lambda x: -x["p_chosen"])[:10]
     blocks = [html_table(["prompt", "chosen", "rejected", "P(choice)"],
                          [[x["prompt_id"], x["chosen"], x["rejected"], x["p_chosen"]]
