@@ -60,6 +60,18 @@ def test_every_stage_leaves_its_output(made) -> None:
                     "Audit: base vs tuned", "Time and memory", "Example pairs"):
         assert heading in html
     assert (out / "figures" / "raters.png").is_file()
+    assert (out / "figures" / "glance.png").is_file()  # personas and reviews, base vs tuned
+
+
+def test_glance_figure_needs_a_persona_or_review_probe() -> None:
+    from rewardshift.report.real_pair import glance_figure
+
+    assert glance_figure({"probes": {"attractors": {"tables": {}}}}) is None
+    reviews = {"tables": {src: {"bins": {"[-1.0, 0.0)": 1, "[0.0, 1.0]": k}}
+                          for src, k in (("base", 1), ("tuned", 3))}}
+    fig = glance_figure({"probes": {"reviews": reviews}})
+    assert len(fig.axes) == 1 and "75% in the top bin" in str(
+        [t.get_text() for t in fig.axes[0].get_legend().get_texts()])
 
 
 def test_tuned_is_a_merged_plain_model_that_moved(made) -> None:

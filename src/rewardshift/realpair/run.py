@@ -396,7 +396,8 @@ def _run(config: RealPairConfig, out: Path, tick: ProgressFn) -> dict[str, Any]:
     }
     summary["timings"] = clock.times  # the report's own time is added after it is written
     summary["peak_rss_gb"] = _peak_rss_gb()
-    write_real_pair_report(rd, summary, records=records, config=config.to_dict())
+    write_real_pair_report(rd, summary, records=records, config=config.to_dict(),
+                           audit=audit)
     clock.done("report")
     rd.write_json("summary.json", summary)  # last: marks the run finished
     return summary

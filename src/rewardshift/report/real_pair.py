@@ -23,7 +23,7 @@ from rewardshift.report.html import (
     render_document,
 )
 
-__all__ = ["dpo_curves_figure", "rater_figure", "write_real_pair_report"]
+__all__ = ["dpo_curves_figure", "glance_figure", "rater_figure", "write_real_pair_report"]
 
 _FEATURES = {"sentiment": "sentiment (VADER compound)", "brevity": "brevity (−words/40)",
              "typicality": "typicality (mean log π_base per token)"}
@@ -68,6 +68,57 @@ def dpo_curves_figure(log: Sequence[Mapping[str, Any]]) -> Figure | None:
     return fig
 
 
+def glance_figure(audit: Mapping[str, Any], *, top: int = 12) -> Figure | None:
+    """Base against tuned at a glance: persona nationalities and review sentiment.
+
+    Left, the ``top`` most frequent nationalities read from the personas (counts, base and
+    tuned side by side; the "many nationalities vs three" finding of Mohammadi 2024). Right,
+    the histogram of VADER compound scores of the reviews over the probe's bins (the "5.9% vs
+    82%" top-bin finding of Wu et al. 2024). ``None`` when the audit ran neither probe.
+    """
+    from collections import Counter
+
+    probes = audit.get("probes", {})
+    persona = probes.get("personas", {}).get("tables", {})
+    review = probes.get("reviews", {}).get("tables", {})
+    panels = [k for k, t in (("personas", persona), ("reviews", review)) if t]
+    if not panels:
+        return None
+    fig = Figure(figsize=(5.2 * len(panels), 3.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    colours = {"base": BASE_COLOR, "tuned": TUNED_COLOR}
+    for ax, panel in zip(axes, panels, strict=True):
+        if panel == "personas":
+            counts = {src: Counter(r["nationality"] for r in t.get("extracted", [])
+                                   if r.get("nationality"))
+                      for src, t in persona.items()}
+            names = [n for n, _ in sum(counts.values(), Counter()).most_common(top)]
+            x = np.arange(len(names))
+            for j, (src, c) in enumerate(counts.items()):
+                ax.barh(x + (j - 0.5) * 0.4, [c[n] for n in names], height=0.4,
+                        color=colours.get(src), label=f"{src}: {len(c)} nationalities")
+            ax.set_yticks(x, names, fontsize=8)
+            ax.invert_yaxis()
+            ax.set_xlabel("personas")
+            ax.set_title(f"nationality (top {len(names)})", fontsize=10)
+        else:
+            for j, (src, t) in enumerate(review.items()):
+                bins = t["bins"]
+                keys = sorted(bins, key=lambda b: float(b[1:].split(",")[0]))
+                share = np.array([bins[k] for k in keys], dtype=float)
+                share = share / max(share.sum(), 1.0)
+                x = np.arange(len(keys))
+                ax.bar(x + (j - 0.5) * 0.4, share, width=0.4, color=colours.get(src),
+                       label=f"{src}: {share[-1]:.0%} in the top bin")
+            ax.set_xticks(x, [k.split(",")[0][1:] for k in keys], fontsize=8)
+            ax.set_xlabel("VADER compound (bin start)")
+            ax.set_ylabel("share of reviews")
+            ax.set_title("review sentiment", fontsize=10)
+        ax.legend(fontsize=8, frameon=False)
+    fig.suptitle("Base against tuned on the probes' held-out prompts")
+    return fig
+
+
 def _audit_figures(rd) -> list[SafeHTML]:
     figs = sorted((rd.path / "audit" / "figures").glob("*.png"))
     return [html_image(p.stem, p.read_bytes()) for p in figs]
@@ -79,8 +130,13 @@ def _link(rel: str, text: str) -> SafeHTML:
 
 def write_real_pair_report(rd, summary: Mapping[str, Any], *,
                            records: Sequence[Mapping[str, Any]],
-                           config: Mapping[str, Any]) -> None:
-    """Write ``report.html`` (and ``figures/``) into the run directory ``rd``."""
+                           config: Mapping[str, Any],
+                           audit: Mapping[str, Any] | None = None) -> None:
+    """Write ``report.html`` (and ``figures/``) into the run directory ``rd``.
+
+    ``audit`` is the audit's ``summary.json``; with it the verdicts lead with
+    :func:`glance_figure`.
+    """
     from rewardshift.report.figures import figure_to_png
 
     sections = []
@@ -93,6 +149,9 @@ def write_real_pair_report(rd, summary: Mapping[str, Any], *,
         f"TRL DPO (β = {dpo['beta']}, LoRA rank {dpo['lora_r']}, learning rate "
         f"{dpo['learning_rate']}, {dpo['epochs']} epoch(s)) tuned it into tuned/. The audit "
         "then compared base and tuned on the probes' own prompts, which training never saw.")]
+    if audit is not None and (fig := glance_figure(audit)) is not None:
+        rd.write_figure("glance", fig)
+        blocks.append(html_image("glance", figure_to_png(fig)))
     blocks += [html_paragraph(v) for v in summary["audit"]["verdicts"][:10]]
     sections.append(("Verdicts", blocks))
 
