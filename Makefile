@@ -25,7 +25,7 @@ lm: $(VENV)/.installed
 	$(VENV)/bin/rewardshift lm run --out runs/lm
 
 # a matched real pair: Gemma 3 270M base -> biased raters -> TRL DPO + LoRA -> audit
-# (about 30 minutes on 2 CPU cores; uses a GPU when one is present)
+# (about 40 minutes and 6 GB on 2 CPU cores; uses a GPU when one is present)
 real-pair: $(VENV)/.installed
 	$(PIP) install -q -e '.[realpair]'
 	$(VENV)/bin/rewardshift real-pair --out runs/real-pair

@@ -1,6 +1,6 @@
 """``rewardshift real-pair --small`` end to end on the tiny base: every stage, resume, errors.
 
-The full run on Gemma 3 270M (``make real-pair``, about 30 minutes) is the same code with a
+The full run on Gemma 3 270M (``make real-pair``, about 40 minutes) is the same code with a
 bigger configuration; here the tiny GPT-2 of ``small_base`` stands in through ``--model``,
 the code path of any local or hub model.
 """

@@ -90,7 +90,7 @@ def _default_dpo() -> DPOSettings:
 
 @dataclass(frozen=True)
 class RealPairConfig:
-    """What ``rewardshift real-pair`` does (defaults: about 30 minutes on 2 CPU cores)."""
+    """What ``rewardshift real-pair`` does (defaults: about 40 minutes on 2 CPU cores)."""
 
     model: str = field(default=PACKAGED_GEMMA, metadata={
         "help": f"base model: '{PACKAGED_GEMMA}' (the packaged GGUF), a .gguf file, a "
