@@ -21,7 +21,7 @@ import numpy as np
 from rewardshift._exceptions import InputError
 from rewardshift.lm.tokenizer import completion_text
 
-__all__ = ["MAX_LOGITS", "Encoded", "encode_pairs", "ids_logprobs", "pad_batch",
+__all__ = ["Encoded", "MAX_LOGITS", "encode_pairs", "ids_logprobs", "pad_batch",
            "sequence_logprobs"]
 
 IGNORE = -100
