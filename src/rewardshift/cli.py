@@ -328,8 +328,8 @@ def lab_sweep_cmd(
         console.print(f"{len(res.finished)} finished, {len(res.skipped)} already done, "
                       f"{len(res.failed)} failed → {out / cfg.name}/sweep.jsonl")
         for key, err in res.failed.items():
-            console.print(f"[red]failed[/] {key}: {escape(str(err))} (see {out / cfg.name / key}/error.txt)",
-                          highlight=False)
+            console.print(f"[red]failed[/] {key}: {escape(str(err))} "
+                          f"(see {out / cfg.name / key}/error.txt)", highlight=False)
         if res.failed:
             raise typer.Exit(1)
 
@@ -498,8 +498,8 @@ def prefs_cmd(
     def go() -> None:
         rows, bad = read_pairs(pairs, skip_bad=skip_bad)
         for b in bad:
-            console.print(f"[yellow]skipped[/] {pairs}:{b.line}: {escape(b.field or '')} {escape(b.message)}",
-                          highlight=False)
+            console.print(f"[yellow]skipped[/] {pairs}:{b.line}: {escape(b.field or '')} "
+                          f"{escape(b.message)}", highlight=False)
         backend = TransformersBackend.from_pretrained(base, gguf_file=gguf_file)
         audit = audit_pairs(rows, backend.score, seed=seed)
         report = write_prefs_run(audit, out, bad_rows=bad, config={

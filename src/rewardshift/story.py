@@ -13,7 +13,6 @@ Each section gives the headline numbers, the key figure and a link to the full r
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -64,12 +63,6 @@ def _figure(run: Path, names: tuple[str, ...]) -> tuple[str, bytes] | None:
     return None
 
 
-def _link(rel: str, text: str):
-    from rewardshift.report.html import SafeHTML
-
-    return SafeHTML(f'<p><a href="{html.escape(rel, quote=True)}">{html.escape(text)}</a></p>')
-
-
 def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
               progress: ProgressFn | None = None) -> Path:
     """Run the four parts into ``out`` and write ``out/report.html``; returns its path.
@@ -79,7 +72,7 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
     """
     from rewardshift.audit import AuditConfig, run_audit
     from rewardshift.lm.run import LMConfig, run_lm
-    from rewardshift.report.html import html_image, html_paragraph, render_document
+    from rewardshift.report.html import html_image, html_link, html_paragraph, render_document
     from rewardshift.report.rundir import RunDir
 
     out = Path(out)
@@ -119,7 +112,7 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
         f"{m['n_compared']} metric comparisons call the tuned set less diverse.")]
     if fig := _figure(out / "measure", ("distribution_moment", "metrics")):
         blocks.append(html_image(fig[0], fig[1]))
-    blocks.append(_link("measure/report.html", "the full measurement report"))
+    blocks.append(html_link("measure/report.html", "the full measurement report"))
     sections.append(("1. Measuring a collapse", blocks))
 
     blocks = [html_paragraph(
@@ -127,7 +120,7 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
         "biased raters, a fitted reward model, over-optimisation, the lost edge cases.")]
     if fig := _figure(out / "lab", ("overoptimization", "frames")):
         blocks.append(html_image(fig[0], fig[1]))
-    blocks.append(_link("lab/report.html", "the full laboratory report"))
+    blocks.append(html_link("lab/report.html", "the full laboratory report"))
     sections.append(("2. The laboratory", blocks))
 
     runs = lm["runs"]
@@ -141,13 +134,13 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
                              + (", ".join(alarms) if alarms else "none") + ".")]
     if fig := _figure(out / "lm", ("training_curves",)):
         blocks.append(html_image(fig[0], fig[1]))
-    blocks.append(_link("lm/report.html", "the full training report"))
+    blocks.append(html_link("lm/report.html", "the full training report"))
     sections.append(("3. Real training with TRL", blocks))
 
     blocks = [html_paragraph(f"rewardshift audit on the base and tuned ({lm['tuned_run']}) "
                              "checkpoints of part 3:")]
     blocks += [html_paragraph(v) for v in audit["verdicts"][:8]]
-    blocks.append(_link("audit/report.html", "the full audit report"))
+    blocks.append(html_link("audit/report.html", "the full audit report"))
     sections.append(("4. Auditing the pair", blocks))
     sections.append(("Timings", [html_paragraph(", ".join(f"{k} {v} s" for k, v in
                                                           times.items()))]))

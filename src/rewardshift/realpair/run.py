@@ -373,7 +373,7 @@ def _run(config: RealPairConfig, out: Path, tick: ProgressFn) -> dict[str, Any]:
         clock.done("dpo")
 
     if (out / "audit" / "summary.json").exists():
-        audit = json.loads((out / "audit" / "summary.json").read_text(encoding="utf-8"))
+        audit = rd.read_json("audit/summary.json")
         clock.done("audit", reused=True)
     else:
         shutil.rmtree(out / "audit", ignore_errors=True)

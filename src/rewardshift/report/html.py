@@ -23,7 +23,7 @@ from typing import Any
 from rewardshift._exceptions import InputError
 from rewardshift.report.rundir import redact_secrets, to_json_ready
 
-__all__ = ["SafeHTML", "html_image", "html_paragraph", "html_table", "metric_rows",
+__all__ = ["SafeHTML", "html_image", "html_link", "html_paragraph", "html_table", "metric_rows",
            "render_document", "render_report", "source_colors"]
 
 # --------------------------------------------------------------------------- shared helpers
@@ -547,6 +547,11 @@ def html_paragraph(text: str, *, css_class: str | None = None) -> SafeHTML:
     """``<p>`` with the text escaped."""
     cls = f' class="{_e(css_class)}"' if css_class else ""
     return SafeHTML(f"<p{cls}>{_e(text)}</p>")
+
+
+def html_link(href: str, text: str) -> SafeHTML:
+    """A paragraph holding one link, ``href`` and ``text`` escaped (e.g. to a sub-report)."""
+    return SafeHTML(f'<p><a href="{_e(href)}">{_e(text)}</a></p>')
 
 
 def html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *,

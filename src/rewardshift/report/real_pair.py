@@ -6,7 +6,6 @@ generated text is escaped by :func:`~rewardshift.report.html.html_table`.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from rewardshift.report.html import (
     TUNED_COLOR,
     SafeHTML,
     html_image,
+    html_link,
     html_paragraph,
     html_table,
     render_document,
@@ -124,10 +124,6 @@ def _audit_figures(rd) -> list[SafeHTML]:
     return [html_image(p.stem, p.read_bytes()) for p in figs]
 
 
-def _link(rel: str, text: str) -> SafeHTML:
-    return SafeHTML(f'<p><a href="{html.escape(rel, quote=True)}">{html.escape(text)}</a></p>')
-
-
 def write_real_pair_report(rd, summary: Mapping[str, Any], *,
                            records: Sequence[Mapping[str, Any]],
                            config: Mapping[str, Any],
@@ -186,7 +182,7 @@ def write_real_pair_report(rd, summary: Mapping[str, Any], *,
             for k, v in head.items()]
     blocks = [html_table(["comparison", "base", "tuned", "p", "verdict"], rows)]
     blocks += _audit_figures(rd)
-    blocks.append(_link("audit/report.html", "the full audit report (samples, definitions)"))
+    blocks.append(html_link("audit/report.html", "the full audit report (samples, definitions)"))
     sections.append(("Audit: base vs tuned", blocks))
 
     times = summary.get("timings") or {}
