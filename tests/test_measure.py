@@ -115,6 +115,15 @@ def test_distribution_field_and_comparison():
     assert d["comparison"]["js"] > 0
 
 
+def test_misspelled_field_fails_before_any_metric():
+    samples = [Sample(text=f"t {i}", source="b", meta={"nat": "A"}) for i in range(4)]
+    stages: list[str] = []
+    with pytest.raises(InputError, match=r"no meta field 'nta'.*did you mean 'nat'"):
+        measure(samples, MeasureConfig(embeddings=False, field="nta"),
+                progress=lambda stage, *_: stages.append(stage))
+    assert stages == []  # not even the features were built
+
+
 def test_token_metrics_when_logprobs_present():
     top = ({"a": np.log(0.5), "b": np.log(0.5)},) * 3
     samples = [Sample(text=f"x{i} y", prompt_id="p", source="s", top_logprobs=top)

@@ -447,6 +447,8 @@ def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
     for name in (base, tuned):
         if name is not None and name not in order:
             raise InputError(f"no samples with source {name!r}; sources are {order}")
+    if cfg.field:
+        _check_field(samples, cfg.field)
     samples, quality = _apply_quality(samples, cfg, order)
     by_source: dict[str, np.ndarray] = {}
     for name in order:
@@ -629,6 +631,26 @@ def _comparison_entry(va: float | None, vb: float | None, p: float | None,
             "direction": direction, "verdict": verdict}
 
 
+def _check_field(samples: Sequence[Sample], fld: str) -> None:
+    """Fail before any metric is computed when a sample lacks the ``--field`` meta field.
+
+    The message names the first sample without it, the meta fields the samples do carry,
+    and the closest spelling among them.
+    """
+    import difflib
+
+    missing = next((i for i, s in enumerate(samples) if s.meta.get(fld) is None), None)
+    if missing is None:
+        return
+    known = sorted({k for s in samples for k in s.meta})
+    close = difflib.get_close_matches(fld, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    s = samples[missing]
+    raise InputError(f"sample #{missing + 1} (source {s.source!r}, prompt {s.prompt_id!r}) has "
+                     f"no meta field {fld!r}; every sample needs it for --field. Meta fields "
+                     f"present: {known or 'none'}{hint}")
+
+
 def _distributions(samples: Sequence[Sample], fld: str, order: list[str], base: str | None,
                    tuned: str | None) -> dict[str, Any]:
     from rewardshift.metrics import distribution as dist
@@ -637,9 +659,6 @@ def _distributions(samples: Sequence[Sample], fld: str, order: list[str], base: 
     counts = {}
     for name in order:
         vals = [s.meta.get(fld) for s in samples if s.source == name]
-        if any(v is None for v in vals):
-            raise InputError(f"some samples of source {name!r} have no meta field {fld!r}; "
-                             "every sample needs it for --field")
         counts[name] = dist.histogram(str(v) for v in vals)
         out["sources"][name] = {"counts": counts[name], "entropy": dist.entropy(counts[name]),
                                 "support": dist.support_size(counts[name])}
