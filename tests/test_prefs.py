@@ -37,6 +37,7 @@ def _synthetic(alpha: float, n: int, seed: int, *, scores: bool = False):
 
 @pytest.mark.parametrize("alpha", [0.6, 0.0])
 def test_alpha_is_recovered_with_a_covering_interval(alpha) -> None:
+    pytest.importorskip("vaderSentiment")  # audit_pairs scores sentiment (the probes extra)
     rows, log_ref = _synthetic(alpha, 3000, seed=1)
     a = audit_pairs(rows, log_ref, seed=0).alpha
     assert a["ci_low"] <= alpha <= a["ci_high"]
@@ -45,6 +46,7 @@ def test_alpha_is_recovered_with_a_covering_interval(alpha) -> None:
 
 
 def test_alpha_with_quality_scores_uses_the_closest_pairs() -> None:
+    pytest.importorskip("vaderSentiment")  # audit_pairs scores sentiment (the probes extra)
     rows, log_ref = _synthetic(0.6, 4000, seed=2, scores=True)
     a = audit_pairs(rows, log_ref, seed=0).alpha
     assert a["ci_low"] <= 0.6 <= a["ci_high"]
@@ -52,6 +54,7 @@ def test_alpha_with_quality_scores_uses_the_closest_pairs() -> None:
 
 
 def test_length_and_sentiment_bias_on_constructed_pairs() -> None:
+    pytest.importorskip("vaderSentiment")  # audit_pairs scores sentiment (the probes extra)
     rows = [{"prompt": "p", "chosen": "I love it, wonderful and great " + "x " * i,
              "rejected": "bad", "line": i + 1} for i in range(40)]
     res = audit_pairs(rows, lambda p, t: -np.array([len(x) for x in t], float), seed=0)

@@ -20,7 +20,15 @@ class RewardshiftError(ValueError):
 
 
 class InputError(RewardshiftError):
-    """Raised when user input (a file, an argument, an array) is malformed."""
+    """Raised when user input (a file, an argument, an array) is malformed.
+
+    ``option`` names the config field at fault (``"backend"``, ``"quality_field"``), so a
+    front end can say which of its own options sets it; the message itself names no flag.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        self.option = option
+        super().__init__(message)
 
 
 class SampleFileError(InputError):

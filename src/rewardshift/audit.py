@@ -23,23 +23,23 @@ The run directory: ``config.json`` (models, backend, generation settings, probes
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rewardshift._exceptions import InputError
+from rewardshift.config import Config
+from rewardshift.progress import Progress, no_progress
 from rewardshift.samples import Sample
 
-__all__ = ["AuditConfig", "BACKENDS", "make_backend", "run_audit"]
+__all__ = ["AuditConfig", "AuditResult", "BACKENDS", "make_backend", "run_audit"]
 
 BACKENDS = ("transformers", "openai", "jsonl")
 
 
 @dataclass(frozen=True)
-class AuditConfig:
+class AuditConfig(Config):
     """What ``rewardshift audit`` does."""
 
     base: str = field(metadata={"help": "base model: folder, hub name, GGUF, server model "
@@ -65,24 +65,24 @@ class AuditConfig:
         from rewardshift.probes import PROBES
 
         if self.backend not in BACKENDS:
-            raise InputError(f"--backend {self.backend!r} is not one of {BACKENDS}")
+            raise InputError(f"backend {self.backend!r} is not one of {BACKENDS}",
+                             option="backend")
         unknown = [p for p in self.probes if p not in PROBES]
         if unknown or not self.probes:
-            raise InputError(f"--probes: unknown {unknown}; choose from {sorted(PROBES)} "
-                             "(comma-separated)")
+            raise InputError(f"probes: unknown {unknown}; choose from {sorted(PROBES)}",
+                             option="probes")
         if len(set(self.probes)) != len(self.probes):
-            raise InputError(f"--probes lists a probe twice: {list(self.probes)}")
+            raise InputError(f"probes lists a probe twice: {list(self.probes)}",
+                             option="probes")
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 2:
-            raise InputError(f"--n {self.n!r} must be an integer >= 2 (per-input diversity "
-                             "compares samples of one prompt)")
+            raise InputError(f"n = {self.n!r} samples per prompt must be an integer >= 2 "
+                             "(per-input diversity compares samples of one prompt)", option="n")
         if self.backend == "openai" and not self.base_url:
-            raise InputError("--backend openai needs --base-url, e.g. http://127.0.0.1:8000/v1")
+            raise InputError("the openai backend needs a server address (base_url), e.g. "
+                             "http://127.0.0.1:8000/v1", option="base_url")
         if self.base == self.tuned:
-            raise InputError(f"--base and --tuned are the same ({self.base!r}); an audit "
-                             "compares two models")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+            raise InputError(f"base and tuned are the same ({self.base!r}); an audit "
+                             "compares two models", option="tuned")
 
 
 def make_backend(ref: str, config: AuditConfig, *, source: str):
@@ -112,24 +112,32 @@ def _generate_fn(backend, config: AuditConfig) -> Callable[..., list[Sample]]:
     return generate
 
 
-def run_audit(config: AuditConfig, out: str | os.PathLike[str], *,
-              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Run the audit into ``out`` (a new or empty folder). Returns the summary.
+@dataclass(frozen=True)
+class AuditResult:
+    """What an audit found: the summary (as ``summary.json`` holds it), each probe's
+    :class:`~rewardshift.probes.ProbeResult`, and every sample with ``meta["probe"]`` set."""
 
-    ``progress(stage, done, total)`` is called as probes and sources finish.
+    summary: dict[str, Any]
+    results: dict[str, Any]
+    samples: list[Sample]
+
+    @property
+    def verdicts(self) -> list[str]:
+        return list(self.summary["verdicts"])
+
+    def by_source(self) -> dict[str, list[Sample]]:
+        return {src: [s for s in self.samples if s.source == src] for src in ("base", "tuned")}
+
+
+def run_audit(config: AuditConfig, *, progress: Progress | None = None) -> AuditResult:
+    """Generate every probe's prompts with the base and the tuned model and analyse them.
+
+    ``progress(stage, done, total)`` is called as probes and sources finish. Writes nothing;
+    :func:`rewardshift.jobs.audit.audit_job` writes the run directory and the report.
     """
-    from rewardshift.probes import PROBES
-    from rewardshift.probes._core import collect_samples
-    from rewardshift.report.audit_run import write_audit_report
-    from rewardshift.report.rundir import RunDir
+    from rewardshift.probes import PROBES, collect_samples
 
-    out = Path(out)
-    if (out / "summary.json").exists():
-        raise InputError(f"{out} already holds a finished audit (summary.json); choose another "
-                         "--out or delete it")
-    rd = RunDir.create(out.parent, out.name)
-    rd.write_config({"audit": config.to_dict()}, seeds={"seed": config.seed})
-    tick = progress or (lambda stage, done, total: None)
+    tick = progress or no_progress
     t0 = time.perf_counter()
     backends = {"base": make_backend(config.base, config, source="base"),
                 "tuned": make_backend(config.tuned, config, source="tuned")}
@@ -156,14 +164,10 @@ def run_audit(config: AuditConfig, out: str | os.PathLike[str], *,
         timings[f"{name} analyse"] = round(time.perf_counter() - t, 2)
         done += 1
         tick(f"{name}: analyse", done, total)
-    rd.write_samples(all_samples)
     verdicts = [v for r in results.values() for v in r.verdicts]
     meta = {"base": config.base, "tuned": config.tuned, "backend": config.backend,
             "n": config.n, "seed": config.seed, "timings": timings}
-    by_src = {src: [s for s in all_samples if s.source == src] for src in ("base", "tuned")}
-    write_audit_report(rd, results, title="rewardshift audit", meta=meta, samples=by_src)
     timings["total"] = round(time.perf_counter() - t0, 2)
     summary = {"kind": "audit", **meta, "verdicts": verdicts,
                "probes": {name: r.to_dict() for name, r in results.items()}}
-    rd.write_json("summary.json", summary)  # last: marks the audit finished
-    return summary
+    return AuditResult(summary=summary, results=results, samples=all_samples)

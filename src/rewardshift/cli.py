@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,12 +34,29 @@ def _out() -> Console:
 T = TypeVar("T")
 
 
+#: The command-line option that sets each config field a library error may name.
+FLAGS = {"backend": "--backend", "probes": "--probes", "n": "--n", "base_url": "--base-url",
+         "base": "--base", "tuned": "--tuned", "quality_field": "--quality",
+         "quality_threshold": "--quality-min", "field": "--field", "skip_bad": "--skip-bad",
+         "tokenizer": "--tokenizer", "across_mode": "--across", "n_resamples": "--resamples"}
+
+
+def error_text(exc: BaseException) -> str:
+    """A library error as the command line says it: the message, then the option that sets
+    the field at fault (library messages name config fields, never flags)."""
+    text = str(exc)
+    flag = FLAGS.get(getattr(exc, "option", None) or "")
+    if flag is None and isinstance(exc, InputError) and "choose another output folder" in text:
+        flag = "--out"
+    return f"{text} [option {flag}]" if flag else text
+
+
 def _run(fn: Callable[[], T]) -> T:
     """Run ``fn``; turn every intended error into a clear message and exit code 2."""
     try:
         return fn()
     except RewardshiftError as exc:
-        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(error_text(exc))}", highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: files already written are complete; "
@@ -48,9 +64,21 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
 
 
+#: Without a terminal, a plain progress line at least this often (seconds).
+HEARTBEAT_S = 30.0
+
+
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress display; yields ``update(stage, done, total)``."""
+    """A progress display; yields ``update(stage, done, total)``.
+
+    On a terminal, rich bars. Elsewhere (CI, nohup, a notebook) plain lines: one when a stage
+    starts or finishes, and one at least every :data:`HEARTBEAT_S` seconds while a step runs.
+    """
+    if not console.is_terminal:
+        with _plain_progress(HEARTBEAT_S) as update:
+            yield update
+        return
     with Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console, transient=False, disable=not console.is_terminal) as prog:
@@ -65,6 +93,49 @@ def _progress() -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
+@contextmanager
+def _plain_progress(every: float) -> Iterator[Callable[[str, int, int], None]]:
+    """Plain progress lines on stderr, with a heartbeat so that silence never lasts ``every`` s."""
+    import threading
+
+    t0 = time.monotonic()
+    state = {"line": "starting", "last": t0}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def say(text: str) -> None:
+        now = time.monotonic()
+        console.print(f"[{_clock(now - t0)}] {escape(text)}", highlight=False, soft_wrap=True)
+        state["last"] = now
+
+    def update(stage: str, done: int, total: int) -> None:
+        with lock:
+            line = f"{stage} {done}/{total}"
+            key_changed = line.split(" ")[0] != state["line"].split(" ")[0]
+            state["line"] = line
+            if key_changed or done in (0, total) or time.monotonic() - state["last"] >= every:
+                say(line)
+
+    def beat() -> None:
+        while not stop.wait(min(every, 5.0)):
+            with lock:
+                if time.monotonic() - state["last"] >= every:
+                    say(f"still working: {state['line']}")
+
+    thread = threading.Thread(target=beat, name="rewardshift-progress", daemon=True)
+    thread.start()
+    try:
+        yield update
+    finally:
+        stop.set()
+        thread.join(timeout=1.0)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m:02d}:{s:02d}"
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "—"
@@ -73,14 +144,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def render_table(summary: dict[str, Any]) -> Table:
     """The metrics table: value and CI per source; change and p-value for a comparison."""
+    from rewardshift.metrics.stats import HIGHER, format_p
+
     comp = summary.get("comparison")
     names = list(summary["sources"])
     table = Table(title="diversity (↑/↓ = direction that is more diverse)", show_lines=False)
@@ -94,7 +161,7 @@ def render_table(summary: dict[str, Any]) -> Table:
     metrics = list(dict.fromkeys(m for s in summary["sources"].values() for m in s["metrics"]))
     for m in metrics:
         first = next(s["metrics"][m] for s in summary["sources"].values() if m in s["metrics"])
-        arrow = "↑" if first["direction"] == "higher_more_diverse" else "↓"
+        arrow = "↑" if first["direction"] == HIGHER else "↓"
         row = [f"{m} {arrow}", "per input" if first["per_input"] else "across inputs"]
         for n in names:
             e = summary["sources"][n]["metrics"].get(m)
@@ -111,7 +178,8 @@ def render_table(summary: dict[str, Any]) -> Table:
                 rel = c.get("relative_change")
                 change = _fmt(c["change"]) + (f" ({rel:+.0%})" if rel is not None else "")
                 style = {"less diverse": "red", "more diverse": "green"}.get(c["verdict"], "dim")
-                row += [change, _fmt_p(c["p_value"]), f"[{style}]{c['verdict']}[/]"]
+                row += [change, format_p(c["p_value"], prefix=False, missing="—"),
+                        f"[{style}]{c['verdict']}[/]"]
         table.add_row(*row)
     return table
 
@@ -120,6 +188,24 @@ def _print_result(summary: dict[str, Any]) -> None:
     _out().print(render_table(summary))
     for fam, why in (summary.get("skipped") or {}).items():
         console.print(f"[dim]skipped {fam}: {escape(str(why))}[/]")
+
+
+C = TypeVar("C")
+
+
+def _chosen_config(path: Path | None, small: bool, load: Callable[[Path], C], cls: Any) -> C:
+    """The config of ``--config PATH``, else ``cls.small()`` with ``--small``, else defaults."""
+    if path is not None and small:
+        raise InputError("give either --config or --small, not both")
+    if path is not None:
+        return load(path)
+    return cls.small() if small else cls()
+
+
+def _override(cfg: C, **flags: Any) -> C:
+    """``cfg`` with the flags the user gave (not ``None``) replacing its fields, re-validated."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    return dataclasses.replace(cfg, **given) if given else cfg  # type: ignore[type-var]
 
 
 def _load_pair(samples_path: Path, compare: Path | None, base: str | None, tuned: str | None):
@@ -153,7 +239,10 @@ def measure_cmd(
                                        "family names (default: all that apply)"),
     base: str | None = typer.Option(None, help="source name of the base set, within one file"),
     tuned: str | None = typer.Option(None, help="source name of the tuned set, within one file"),
-    tokenizer: str = typer.Option("word", help="'word' or a Hugging Face tokenizer path"),
+    tokenizer: str = typer.Option("word", help="word (default: lower-cased words and "
+                                   "punctuation) | word-cased | whitespace (str.split, as "
+                                   "papers that split on whitespace) | a Hugging Face "
+                                   "tokenizer path"),
     embedding_model: str | None = typer.Option(None, help="sentence-transformers model path "
                                                "or name (default: bundled all-MiniLM-L6-v2)"),
     embeddings: bool = typer.Option(True, "--embeddings/--no-embeddings",
@@ -166,8 +255,8 @@ def measure_cmd(
     seed: int = typer.Option(0, help="seed of every random choice"),
 ) -> None:
     """Measure diversity of generations, optionally compare a base and a tuned set."""
-    from rewardshift.measure import MeasureConfig, measure
-    from rewardshift.report.measure_run import write_measure_run
+    from rewardshift.jobs.measure import config_dict, measure_samples_job
+    from rewardshift.measure import MeasureConfig
 
     def go() -> None:
         t0 = time.perf_counter()
@@ -181,11 +270,11 @@ def measure_cmd(
         name = samples.stem + (f"-vs-{compare.stem}" if compare else "")
         run_dir = out or Path("runs") / name
         with _progress() as update:
-            result = measure(data, cfg, base=b, tuned=t, progress=update)
+            result, report = measure_samples_job(
+                data, cfg, run_dir, base=b, tuned=t, progress=update, run_config={
+                    "job": "measure", "samples": str(samples),
+                    "compare": str(compare) if compare else None, "measure": config_dict(cfg)})
         _print_result(result.summary)
-        report = write_measure_run(result, data, run_dir, seed=seed, config={
-            "job": "measure", "samples": str(samples),
-            "compare": str(compare) if compare else None, "measure": asdict(cfg)})
         console.print(f"wrote {report.parent}/ (report.html, summary.json) in "
                       f"{time.perf_counter() - t0:.1f} s")
 
@@ -208,7 +297,7 @@ def demo_cmd(
 ) -> None:
     """Generate the example base/tuned pair (known entropies), measure it, write a report."""
     if story:
-        from rewardshift.story import run_story
+        from rewardshift.jobs.story import run_story
 
         def go_story() -> None:
             t0 = time.perf_counter()
@@ -218,34 +307,20 @@ def demo_cmd(
 
         _run(go_story)
         return
-    from rewardshift.demo import DemoConfig, make_pair
-    from rewardshift.measure import MeasureConfig, measure
-    from rewardshift.report.measure_run import write_measure_run
-    from rewardshift.samples import write_samples
+    from rewardshift.demo import DemoConfig
+    from rewardshift.jobs.demo import demo_job
+    from rewardshift.measure import MeasureConfig
 
     def go() -> None:
         t0 = time.perf_counter()
         dcfg = DemoConfig(n_prompts=prompts, samples_per_prompt=k, alpha=alpha, beta=beta,
                           seed=seed)
-        base_s, tuned_s, info = make_pair(dcfg)
-        write_samples(base_s, out / "base.jsonl")
-        write_samples(tuned_s, out / "tuned.jsonl")
         cfg = MeasureConfig(embeddings=embeddings, field="moment", seed=seed)
         with _progress() as update:
-            result = measure(base_s + tuned_s, cfg, base="base", tuned="tuned",
-                             progress=update)
-        _print_result(result.summary)
-        h = info["true_entropy_nats"]
-        truth = (f"Ground truth: the base generator's entropy is {h['base']:.2f} nats, the "
-                 f"tuned one's {h['tuned']:.2f} nats (exact, from the slot probabilities; "
-                 f"tuned = base^(1+α/β)·exp(r/β), α={alpha}, β={beta}).")
-        _out().print(truth)
-        report = write_measure_run(
-            result, base_s + tuned_s, out, seed=seed,
-            title="rewardshift demo: a base and a reward-tuned generator",
-            config={"job": "demo", "demo": asdict(dcfg), "measure": asdict(cfg)},
-            extra_summary={"ground_truth": info}, notes=[truth])
-        console.print(f"wrote {report} in {time.perf_counter() - t0:.1f} s")
+            run = demo_job(dcfg, cfg, out, progress=update)
+        _print_result(run.result.summary)
+        _out().print(run.truth)
+        console.print(f"wrote {run.report} in {time.perf_counter() - t0:.1f} s")
 
     _run(go)
 
@@ -269,8 +344,8 @@ def lab_run_cmd(
     seed: int = typer.Option(0),
 ) -> None:
     """One laboratory run: raters → reward model → exact optimisers → analyses → report."""
-    from rewardshift.lab.run import LabConfig, run_lab
-    from rewardshift.report.lab_run import write_lab_run
+    from rewardshift.jobs.lab import run_lab_job
+    from rewardshift.lab.run import LabConfig
 
     def go() -> None:
         t0 = time.perf_counter()
@@ -278,11 +353,9 @@ def lab_run_cmd(
                         rm_visible=tuple(rm_visible.split(",")) if rm_visible else None,
                         ensemble=ensemble, ensemble_agg=ensemble_agg, n_pool=n_pool, seed=seed)
         with _progress() as update:
-            result = run_lab(cfg, progress=update)
-        s = result.summary
-        _out().print(render_lab(s))
-        report = write_lab_run(result, out or Path("runs") / f"lab-{world}",
-                               config={"job": "lab", **asdict(cfg)}, seed=seed)
+            result, report = run_lab_job(cfg, out or Path("runs") / f"lab-{world}",
+                                         progress=update)
+        _out().print(render_lab(result.summary))
         console.print(f"wrote {report} in {time.perf_counter() - t0:.1f} s")
 
     _run(go)
@@ -317,7 +390,7 @@ def lab_sweep_cmd(
     ray_address: str | None = typer.Option(None, help="join an existing Ray cluster"),
 ) -> None:
     """Run every grid point of a sweep; finished runs are skipped, so it resumes."""
-    from rewardshift.lab.sweep import load_sweep, run_sweep
+    from rewardshift.jobs.sweep import load_sweep, run_sweep
 
     def go() -> None:
         cfg = load_sweep(config)
@@ -357,24 +430,15 @@ def lm_run_cmd(
 ) -> None:
     """Grammar -> pretrain GPT-2 -> raters -> TRL reward model -> GRPO, DPO, best-of-n ->
     measure every checkpoint -> report."""
-    from rewardshift.lm.run import LMConfig, load_lm_config, run_lm
+    from rewardshift.jobs.lm import lm_job
+    from rewardshift.lm.run import LMConfig, load_lm_config
 
     def go() -> None:
         t0 = time.perf_counter()
-        if config is not None and small:
-            raise InputError("give either --config or --small, not both")
-        cfg = load_lm_config(config) if config is not None else (
-            LMConfig.small() if small else LMConfig())
-        overrides: dict[str, Any] = {}
-        if seed is not None:
-            overrides["seed"] = seed
-        if not monitor:
-            overrides["monitor"] = False
-        if report_to is not None:
-            overrides["report_to"] = report_to
-        if overrides:
-            cfg = LMConfig.from_dict({**cfg.to_dict(), **overrides})
-        s = run_lm(cfg, out, progress=console.is_terminal)
+        cfg = _override(_chosen_config(config, small, load_lm_config, LMConfig),
+                        seed=seed, monitor=None if monitor else False, report_to=report_to)
+        with _progress() as update:
+            s = lm_job(cfg, out, progress=update)
         t = Table(title=f"lm run → {out}")
         for col in ("policy", "proxy", "gold", "in grammar", "√KL", "distinct-2 (per input)"):
             t.add_column(col)
@@ -415,7 +479,8 @@ def audit_cmd(
     gguf_file: str | None = typer.Option(None, help="GGUF file inside the model folders"),
 ) -> None:
     """Did tuning collapse diversity? Probe a base and a tuned model and report."""
-    from rewardshift.audit import AuditConfig, run_audit
+    from rewardshift.audit import AuditConfig
+    from rewardshift.jobs.audit import audit_job
 
     def go() -> None:
         t0 = time.perf_counter()
@@ -425,8 +490,8 @@ def audit_cmd(
                           embed=embeddings, base_url=base_url, api_key_env=api_key_env,
                           gguf_file=gguf_file)
         with _progress() as update:
-            s = run_audit(cfg, out, progress=update)
-        for v in s["verdicts"]:
+            result = audit_job(cfg, out, progress=update)
+        for v in result.verdicts:
             _out().print(f"• {escape(v)}", highlight=False)
         console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
 
@@ -447,26 +512,16 @@ def real_pair_cmd(
 ) -> None:
     """Make a matched real pair -- Gemma 3 270M base, biased raters, TRL DPO with LoRA -- and
     audit base vs tuned."""
-    from rewardshift._settings import read_settings_file
-    from rewardshift.realpair import RealPairConfig, run_real_pair
+    from rewardshift.jobs.realpair import real_pair_job
+    from rewardshift.realpair import RealPairConfig
 
     def go() -> None:
         t0 = time.perf_counter()
-        if config is not None and small:
-            raise InputError("give either --config or --small, not both")
-        if config is not None:
-            cfg = RealPairConfig.from_dict(read_settings_file(config, "real_pair"))
-        else:
-            cfg = RealPairConfig.small() if small else RealPairConfig()
-        overrides: dict[str, Any] = {}
-        if model is not None:
-            overrides["model"] = model
-        if seed is not None:
-            overrides["seed"] = seed
-        if overrides:
-            cfg = RealPairConfig.from_dict({**cfg.to_dict(), **overrides})
+        cfg = _override(_chosen_config(
+            config, small, lambda p: RealPairConfig.from_file(p, "real_pair"), RealPairConfig),
+            model=model, seed=seed)
         with _progress() as update:
-            s = run_real_pair(cfg, out, progress=update)
+            s = real_pair_job(cfg, out, progress=update)
         p = s["pairs"]
         _out().print(f"{p['n_pairs']} pairs; chosen vs rejected: sentiment "
                      f"{p['sentiment']['chosen']:.2f} vs {p['sentiment']['rejected']:.2f}, "
@@ -492,19 +547,14 @@ def prefs_cmd(
     gguf_file: str | None = typer.Option(None, help="GGUF file inside the model folder"),
 ) -> None:
     """The typicality bias alpha of a preference data set, and its length / sentiment biases."""
-    from rewardshift.generate import TransformersBackend
-    from rewardshift.prefs import audit_pairs, read_pairs, write_prefs_run
+    from rewardshift.jobs.prefs import prefs_job
 
     def go() -> None:
-        rows, bad = read_pairs(pairs, skip_bad=skip_bad)
+        audit, bad, report = prefs_job(pairs, base, out, skip_bad=skip_bad, seed=seed,
+                                       gguf_file=gguf_file)
         for b in bad:
             console.print(f"[yellow]skipped[/] {pairs}:{b.line}: {escape(b.field or '')} "
                           f"{escape(b.message)}", highlight=False)
-        backend = TransformersBackend.from_pretrained(base, gguf_file=gguf_file)
-        audit = audit_pairs(rows, backend.score, seed=seed)
-        report = write_prefs_run(audit, out, bad_rows=bad, config={
-            "pairs": str(pairs), "base": base, "seed": seed, "skip_bad": skip_bad,
-            "n_pairs": audit.n_pairs, "n_bad_rows": len(bad)})
         for v in audit.verdicts:
             _out().print(f"• {escape(v)}", highlight=False)
         console.print(f"wrote {report}")

@@ -20,27 +20,28 @@ from typing import Any
 import numpy as np
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
+from rewardshift.config import Config
 from rewardshift.metrics import aggregate as agg
+from rewardshift.metrics import stats as ms
 from rewardshift.metrics.counts import NgramIndex, ead_from_counts
+from rewardshift.metrics.stats import HIGHER, LOWER
 from rewardshift.metrics.tokenize import get_tokenizer
 from rewardshift.samples import Sample
 
 __all__ = ["FAMILIES", "MeasureConfig", "MeasureResult", "measure", "metric_definitions"]
 
-HIGHER = "higher_more_diverse"
-LOWER = "lower_more_diverse"
 #: progress(stage, done, total): the CLI draws progress bars from it.
 ProgressFn = Callable[[str, int, int], None]
 
 
-@dataclass
-class MeasureConfig:
+@dataclass(frozen=True)
+class MeasureConfig(Config):
     """What :func:`measure` computes and how."""
 
     metrics: tuple[str, ...] | None = field(
         default=None, metadata={"help": "families or metric names to compute; None = all"})
     tokenizer: str = field(default="word", metadata={
-        "help": "'word' or a Hugging Face tokenizer path/name (lexical metrics)"})
+        "help": "word | word-cased | whitespace, or a Hugging Face tokenizer path/name (lexical metrics)"})
     vocab_size: int | None = field(default=None, metadata={
         "help": "V of EAD; default the tokenizer's, or for 'word' the word types seen in the run"})
     embedding_model: str | None = field(default=None, metadata={
@@ -70,7 +71,8 @@ class MeasureConfig:
     def __post_init__(self) -> None:
         if (self.quality_field is None) != (self.quality_threshold is None):
             raise InputError("quality_field and quality_threshold go together: give both "
-                             "(e.g. --quality score --quality-min 0.5) or neither")
+                             "(e.g. quality_field='score', quality_threshold=0.5) or neither",
+                             option="quality_threshold")
         if not 0.5 <= self.confidence < 1.0:
             raise InputError(f"confidence={self.confidence} should be in [0.5, 1)")
         if self.n_resamples < 10 or self.n_bootstrap < 10:
@@ -345,18 +347,18 @@ def _per_input(family: Family, f: Features, groups: dict[str, np.ndarray], cfg: 
     arrays = {m: np.fromiter(u.values(), dtype=np.float64, count=len(u))
               for m, u in units.items()}
     values = {m: (float(u.mean()) if u.size else None) for m, u in arrays.items()}
-    ci = {m: agg.bootstrap_mean_ci(u, n_resamples=cfg.n_bootstrap, confidence=cfg.confidence,
-                                   seed=cfg.seed) for m, u in arrays.items()}
+    ci = {m: ms.bootstrap_mean_ci(u, n_resamples=cfg.n_bootstrap, confidence=cfg.confidence,
+                                  seed=cfg.seed) for m, u in arrays.items()}
     se = {m: (float(u.std(ddof=1) / math.sqrt(u.size)) if u.size > 1 else None)
           for m, u in arrays.items()}
     if kept == 1 and len(groups) == 1:  # one input: the half-sample jackknife within it
         (g,) = groups.values()
         g = _cap(g, family, cfg, cfg.seed)
-        ses = agg.half_sample_se(lambda sub: family.compute(f, sub), g,
-                                 n_resamples=cfg.n_resamples,
-                                 min_size=max(family.min_samples, 2), seed=cfg.seed)
+        ses = ms.half_sample_se(lambda sub: family.compute(f, sub), g,
+                                n_resamples=cfg.n_resamples,
+                                min_size=max(family.min_samples, 2), seed=cfg.seed)
         se = {m: ses.get(m) for m in names}
-        ci = {m: agg.normal_ci(values[m], se[m], confidence=cfg.confidence)
+        ci = {m: ms.normal_ci(values[m], se[m], confidence=cfg.confidence)
               if values[m] is not None else None for m in names}
     note = None
     if kept < len(groups):
@@ -373,11 +375,11 @@ def _across(family: Family, f: Features, idx: np.ndarray, cfg: MeasureConfig) ->
         empty: dict[str, Any] = dict.fromkeys(names)
         return _Scoped(empty, dict(empty), dict(empty), {}, len(idx), res, idx=idx)
     values: dict[str, float | None] = {m: res.get(m) for m in names}
-    ses = agg.half_sample_se(lambda sub: family.compute(f, sub), idx,
-                             n_resamples=cfg.n_resamples, min_size=max(family.min_samples, 2),
-                             seed=cfg.seed)
+    ses = ms.half_sample_se(lambda sub: family.compute(f, sub), idx,
+                            n_resamples=cfg.n_resamples, min_size=max(family.min_samples, 2),
+                            seed=cfg.seed)
     se: dict[str, float | None] = {m: ses.get(m) for m in names}
-    ci = {m: agg.normal_ci(values[m], se[m], confidence=cfg.confidence)
+    ci = {m: ms.normal_ci(values[m], se[m], confidence=cfg.confidence)
           if values[m] is not None else None for m in names}
     return _Scoped(values, ci, se, {}, len(idx), None, idx=idx)
 
@@ -519,7 +521,8 @@ def _apply_quality(samples: Sequence[Sample], cfg: MeasureConfig, order: list[st
     if missing:
         i = missing[0]
         raise InputError(f"sample #{i + 1} (source {samples[i].source!r}) has no meta field "
-                         f"{qf!r}; every sample needs it for --quality, or drop --quality")
+                         f"{qf!r}; every sample needs it as the quality field, or measure "
+                         "without a quality filter", option="quality_field")
     mask = agg.quality_mask([samples[i].meta[qf] for i in range(len(samples))],
                             threshold=cfg.quality_threshold)
     rates = {}
@@ -586,7 +589,7 @@ def _compare(scopes, base: str, tuned: str, families, f: Features, cfg: MeasureC
         if ca is not None and cb is not None and ca.idx is not None and cb.idx is not None:
             if fam.pairs:
                 f.prepare_pairs(fam.pairs, np.concatenate([ca.idx, cb.idx]))
-            p_values = agg.permutation_test_sets(
+            p_values = ms.permutation_test_sets(
                 lambda sub, fam=fam: fam.compute(f, sub), ca.idx, cb.idx,
                 n_resamples=cfg.n_resamples, seed=cfg.seed)
             suffix = "_across" if has_per_input else ""
@@ -610,9 +613,9 @@ def _compare_values(ra: _Scoped, rb: _Scoped, m: str, direction: str, cfg: Measu
     keys = sorted(da) if paired else None
     ua = np.array([da[k] for k in keys] if paired else list(da.values()), dtype=np.float64)
     ub = np.array([db[k] for k in keys] if paired else list(db.values()), dtype=np.float64)
-    p = agg.permutation_test_values(ua, ub, paired=paired, n_resamples=cfg.n_bootstrap,
-                                    seed=cfg.seed)
-    d = agg.cohens_d(ua, ub, paired=paired)
+    p = ms.permutation_test_values(ua, ub, paired=paired, n_resamples=cfg.n_bootstrap,
+                                   seed=cfg.seed)
+    d = ms.cohens_d(ua, ub, paired=paired)
     va, vb = ra.values.get(m), rb.values.get(m)
     return _comparison_entry(va, vb, p, d, "cohen_dz" if paired else "cohen_d", True, direction)
 
@@ -647,8 +650,8 @@ def _check_field(samples: Sequence[Sample], fld: str) -> None:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     s = samples[missing]
     raise InputError(f"sample #{missing + 1} (source {s.source!r}, prompt {s.prompt_id!r}) has "
-                     f"no meta field {fld!r}; every sample needs it for --field. Meta fields "
-                     f"present: {known or 'none'}{hint}")
+                     f"no meta field {fld!r}; every sample needs it as the categorical field. "
+                     f"Meta fields present: {known or 'none'}{hint}", option="field")
 
 
 def _distributions(samples: Sequence[Sample], fld: str, order: list[str], base: str | None,

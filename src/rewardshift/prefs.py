@@ -30,22 +30,25 @@ are collected, reported and left out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from rewardshift._deprecated import moved
 from rewardshift._exceptions import InputError, MetricUndefinedError, SampleFileError
+from rewardshift.config import Config
+from rewardshift.metrics.stats import permutation_test
 from rewardshift.samples import MAX_LINE_BYTES
 
-__all__ = ["BadRow", "PrefsAudit", "audit_pairs", "read_pairs", "write_prefs_run"]
+__all__ = ["BadRow", "PrefsAudit", "PrefsConfig", "audit_pairs", "read_pairs"]
 
 _TEXT_FIELDS = ("prompt", "chosen", "rejected")
 _SCORE_FIELDS = ("chosen_score", "rejected_score")
@@ -121,7 +124,7 @@ def read_pairs(path: str | os.PathLike[str], *, skip_bad: bool = False
                     msg = f"malformed JSON: {exc.msg} at column {exc.colno}"
             if row is None:
                 if not skip_bad:
-                    raise SampleFileError(f"{msg} (use --skip-bad to leave bad rows out)",
+                    raise SampleFileError(f"{msg} (or leave bad rows out: skip_bad)",
                                           path=p, line=lineno, field=fld)
                 bad.append(BadRow(lineno, fld, msg or "invalid"))
                 continue
@@ -157,15 +160,44 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+@dataclass(frozen=True)
+class PrefsConfig(Config):
+    """How :func:`audit_pairs` estimates (definitions in the module docstring)."""
+
+    seed: int = field(default=0, metadata={"help": "seed of the pair order and the resamples"})
+    quality_quantile: float = field(default=0.25, metadata={
+        "help": "with quality scores: the share of pairs closest in quality used for alpha"})
+    n_boot: int = field(default=200, metadata={"help": "bootstrap resamples of alpha's CI"})
+    n_permutations: int = field(default=2000, metadata={
+        "help": "sign-flip permutations of the sentiment test"})
+
+    def __post_init__(self) -> None:
+        for name in ("seed", "n_boot", "n_permutations"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or (name != "seed" and v < 1):
+                raise InputError(f"PrefsConfig.{name}={v!r} should be an int"
+                                 + ("" if name == "seed" else " >= 1"))
+        if not 0 < self.quality_quantile <= 1:
+            raise InputError(f"PrefsConfig.quality_quantile={self.quality_quantile!r} should be "
+                             "in (0, 1]")
+
+
 def audit_pairs(pairs: Sequence[dict[str, Any]],
-                log_ref: Callable[[list[str], list[str]], np.ndarray], *, seed: int,
-                quality_quantile: float = 0.25, n_boot: int = 200,
-                n_permutations: int = 2000) -> PrefsAudit:
+                log_ref: Callable[[list[str], list[str]], np.ndarray],
+                config: PrefsConfig | None = None, *, seed: int | None = None,
+                quality_quantile: float | None = None, n_boot: int | None = None,
+                n_permutations: int | None = None) -> PrefsAudit:
     """Alpha with its CI, length bias and sentiment bias of ``pairs``.
 
-    ``log_ref(prompts, completions)`` gives ``log pi_base(completion | prompt)``.
+    ``log_ref(prompts, completions)`` gives ``log pi_base(completion | prompt)``. ``config``
+    (default :class:`PrefsConfig`) says how; a keyword given here overrides its field.
     """
     from rewardshift.lab.raters import estimate_alpha
+
+    given = {"seed": seed, "quality_quantile": quality_quantile, "n_boot": n_boot,
+             "n_permutations": n_permutations}
+    cfg = dataclasses.replace(config or PrefsConfig(),
+                              **{k: v for k, v in given.items() if v is not None})
 
     if len(pairs) < 2:
         raise InputError(f"audit_pairs needs at least 2 pairs; got {len(pairs)}")
@@ -177,7 +209,7 @@ def audit_pairs(pairs: Sequence[dict[str, Any]],
     if not (np.all(np.isfinite(lc)) and np.all(np.isfinite(lr))):
         raise InputError("the base model gave a non-finite log-probability to some text; "
                          "check that the texts are in its vocabulary")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(cfg.seed)
     a_is_chosen = rng.random(len(pairs)) < 0.5
     sign = np.where(a_is_chosen, 1.0, -1.0)
     scored = "chosen_score" in pairs[0]
@@ -188,8 +220,8 @@ def audit_pairs(pairs: Sequence[dict[str, Any]],
                           if "line" in pairs[0] else np.arange(len(pairs))})
     notes: list[str] = []
     try:
-        est = estimate_alpha(frame, seed=seed, quality_quantile=quality_quantile if scored
-                             else 1.0, n_boot=n_boot)
+        est = estimate_alpha(frame, seed=cfg.seed, quality_quantile=cfg.quality_quantile
+                             if scored else 1.0, n_boot=cfg.n_boot)
         alpha = {"value": est.value, "ci_low": est.ci_low, "ci_high": est.ci_high,
                  "n_pairs_used": est.n_pairs, "method": est.method,
                  "quality": "score difference, closest pairs" if scored else "none (d_quality=0)"}
@@ -209,7 +241,8 @@ def audit_pairs(pairs: Sequence[dict[str, Any]],
         ci = bt.proportion_ci(method="wilson")
         length.update(share_chosen_longer=longer / (longer + shorter), ci_low=ci.low,
                       ci_high=ci.high, p_value=float(bt.pvalue))
-    sentiment = _sentiment(pairs, seed=seed, n_permutations=n_permutations, notes=notes)
+    sentiment = _sentiment(pairs, seed=cfg.seed, n_permutations=cfg.n_permutations,
+                           notes=notes)
     verdicts = _verdicts(alpha, length, sentiment)
     return PrefsAudit(n_pairs=len(pairs), alpha=alpha, length=length, sentiment=sentiment,
                       verdicts=verdicts, frame=frame, notes=notes)
@@ -218,20 +251,20 @@ def audit_pairs(pairs: Sequence[dict[str, Any]],
 def _sentiment(pairs, *, seed: int, n_permutations: int, notes: list[str]
                ) -> dict[str, float] | None:
     try:
-        from rewardshift.probes.reviews import vader_compound
+        from rewardshift.metrics.sentiment import vader_compound
     except ImportError:  # pragma: no cover
         notes.append("sentiment bias skipped: install rewardshift[probes] (vaderSentiment)")
         return None
     try:
-        d = np.array([vader_compound(r["chosen"]) - vader_compound(r["rejected"])
-                      for r in pairs])
+        chosen = np.array([vader_compound(r["chosen"]) for r in pairs])
+        rejected = np.array([vader_compound(r["rejected"]) for r in pairs])
     except InputError as exc:  # vaderSentiment missing (MissingDependencyError)
         notes.append(f"sentiment bias skipped: {exc}")
         return None
-    rng = np.random.default_rng(seed + 1)
-    flips = rng.choice([-1.0, 1.0], size=(n_permutations, len(d)))
-    null = np.abs((flips * d).mean(axis=1))
-    p = float((1 + np.sum(null >= abs(d.mean()) - 1e-15)) / (n_permutations + 1))
+    d = chosen - rejected
+    # paired sign-flip test of the mean difference, two-sided
+    p = permutation_test(lambda x, y: {"mean": abs(float(np.mean(y - x)))}, rejected, chosen,
+                         paired=True, n_resamples=n_permutations, seed=seed + 1)["mean"]
     return {"mean_difference": float(d.mean()), "p_value": p,
             "share_chosen_more_positive": float(np.mean(d > 0))}
 
@@ -256,44 +289,4 @@ def _verdicts(alpha: dict[str, Any], length: dict[str, float],
     return out
 
 
-def write_prefs_run(audit: PrefsAudit, out: str | os.PathLike[str], *,
-                    config: dict[str, Any], bad_rows: Sequence[BadRow] = ()) -> Path:
-    """``config.json``, ``summary.json`` (last), ``report.html`` and a figure."""
-    from matplotlib.figure import Figure
-
-    from rewardshift.report.figures import figure_to_png
-    from rewardshift.report.html import html_image, html_paragraph, html_table, render_document
-    from rewardshift.report.rundir import RunDir
-
-    out = Path(out)
-    rd = RunDir.create(out.parent, out.name)
-    rd.write_config({"prefs": config})
-    f = audit.frame
-    fig = Figure(figsize=(6.5, 4))
-    ax = fig.add_subplot()
-    edges = np.quantile(f["d_log_ref"], np.linspace(0, 1, 11))
-    idx = np.clip(np.searchsorted(edges, f["d_log_ref"], side="right") - 1, 0, 9)
-    xs = [f["d_log_ref"][idx == i].mean() for i in range(10) if np.any(idx == i)]
-    ys = [f["label"][idx == i].mean() for i in range(10) if np.any(idx == i)]
-    ax.plot(xs, ys, "o", label="pairs, binned by d log π_base")
-    if audit.alpha.get("value") is not None:
-        grid = np.linspace(edges[0], edges[-1], 200)
-        ax.plot(grid, 1 / (1 + np.exp(-audit.alpha["value"] * grid)), label="fitted α")
-    ax.set_xlabel("log π_base(a) − log π_base(b)  (nats)")
-    ax.set_ylabel("share where a was chosen")
-    ax.axhline(0.5, color="#999999", lw=0.8)
-    ax.legend()
-    fig.tight_layout()
-    rd.write_figure("alpha", fig)
-    blocks = [html_paragraph(v) for v in audit.verdicts]
-    blocks += [html_paragraph(n, css_class="meta") for n in audit.notes]
-    blocks.append(html_image("alpha", figure_to_png(fig),
-                             caption="Typicality: chosen share against the base model's "
-                                     "log-probability difference"))
-    sections = [("Verdicts", blocks)]
-    if bad_rows:
-        sections.append(("Rows left out", [html_table(
-            ["line", "field", "problem"], [[b.line, b.field or "", b.message] for b in bad_rows])]))
-    rd.write_text("report.html", render_document("rewardshift prefs", sections, config=config))
-    rd.write_json("summary.json", {**audit.to_dict(), "bad_rows": [b.__dict__ for b in bad_rows]})
-    return rd.file("report.html")
+__getattr__ = moved(__name__, {"write_prefs_run": "rewardshift.jobs.prefs"})

@@ -44,7 +44,7 @@ def test_samples_carry_ids_logprobs_and_top_k(tiny):
 
 def test_logprob_equals_a_full_forward_pass(tiny):
     """The KV-cache loop's logprob against ids_logprobs (one right-padded forward pass)."""
-    from rewardshift.lm.scoring import Encoded, ids_logprobs
+    from rewardshift.generate.scoring import Encoded, ids_logprobs
 
     samples = tiny.generate(PROMPTS, GenerationConfig(n=4, max_new_tokens=12, seed=2))
     enc = [Encoded(tiny.encode_prompt(s.prompt) + list(s.token_ids),
@@ -93,7 +93,7 @@ def test_greedy_and_tiny_top_p_agree(tiny):
 
 
 def test_top_p_only_draws_from_the_nucleus():
-    from rewardshift.generate.hf import _choose
+    from rewardshift.generate.sampling import _choose
 
     logp = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)).repeat(400, 1)
     u = torch.from_numpy(np.random.default_rng(0).random(400))

@@ -200,7 +200,7 @@ def test_one_failed_request_fails_the_call(fake_server):
 
 def test_api_key_is_sent_but_never_logged_raised_or_written(fake_server, monkeypatch, caplog,
                                                             tmp_path):
-    from rewardshift.report.rundir import RunDir
+    from rewardshift.rundir import RunDir
 
     b = backend(fake_server.url, max_retries=1)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)  # read at call time, after construction

@@ -63,7 +63,7 @@ def test_cli_lab_run_writes_report(tmp_path, world):
 
 
 def test_lab_sweep_job(tmp_path):
-    from rewardshift.lab.sweep import SweepConfig, run_sweep
+    from rewardshift.jobs.sweep import SweepConfig, run_sweep
 
     cfg = SweepConfig(name="lab", job="lab", fixed=SMALL, grid={"ensemble": [1, 3]})
     res = run_sweep(cfg, tmp_path)

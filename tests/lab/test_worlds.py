@@ -21,9 +21,9 @@ from rewardshift.lab.worlds.shatter import (
     MATERIALS,
     ShatterConfig,
     ShatterWorld,
-    render_grid,
     rows_of,
 )
+from rewardshift.report.shatter_figures import render_grid
 
 UNIT_AXES = ("asymmetry", "in_flight", "symmetry", "clarity", "iconic_moment")
 

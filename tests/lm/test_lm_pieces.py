@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 
 from rewardshift._exceptions import InputError
+from rewardshift.generate.scoring import encode_pairs, ids_logprobs, sequence_logprobs
 from rewardshift.lm.grammar import PROMPTS
 from rewardshift.lm.preferences import GoldReward, TextRaterConfig, text_preferences
 from rewardshift.lm.pretrain import load_causal_lm
 from rewardshift.lm.sampling import decode_completion, sample_completions
-from rewardshift.lm.scoring import encode_pairs, ids_logprobs, sequence_logprobs
 from rewardshift.lm.tokenizer import build_tokenizer, completion_text
 
 
 @pytest.fixture(scope="module")
 def tok(grammar):
+    pytest.importorskip("transformers")
+    pytest.importorskip("tokenizers")
     return build_tokenizer(grammar)
 
 
@@ -41,6 +43,8 @@ def test_prompt_plus_completion_encodes_as_the_concatenation(grammar, tok) -> No
 
 
 def test_tokenizer_saves_in_the_standard_format(tmp_path, grammar) -> None:
+    pytest.importorskip("transformers")
+    pytest.importorskip("tokenizers")
     from transformers import AutoTokenizer
 
     build_tokenizer(grammar, save_to=tmp_path)

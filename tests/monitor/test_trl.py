@@ -29,7 +29,7 @@ from rewardshift.monitor import (  # noqa: E402
     TrainingMonitor,
     step_statistics,
 )
-from rewardshift.monitor.trl import sample_completions  # noqa: E402
+from rewardshift.monitor.callbacks import sample_completions  # noqa: E402
 
 from .conftest import build_model  # noqa: E402
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from rewardshift._exceptions import InputError
-from rewardshift._settings import read_settings_file
+from rewardshift.config import read_settings_file
 from rewardshift.realpair.run import RealPairConfig, training_prompts
 
 

@@ -4,14 +4,9 @@ Loading: ``AutoModelForCausalLM.from_pretrained(name_or_path, gguf_file=...)`` a
 tokenizer the same way; a path to a ``.gguf`` file is split into its folder and file name.
 GGUF weights are de-quantised to float32 by transformers (needs the ``gguf`` package).
 
-Decoding is a plain ancestral loop over the KV cache, written here rather than through
-``model.generate`` so that every sample has its own random stream: sample ``j`` of prompt
-``p`` draws the uniforms ``u_1, u_2, ...`` from ``numpy.random.default_rng(sample_seed(seed,
-p, j))`` and takes at step ``t`` the token
-
-    y_t = min { i : F_t(i) > u_t },   F_t the CDF of softmax(logits_t / T), truncated to top-p
-
-(inverse-CDF sampling). The samples therefore do not depend on the batch size, on the other
+Decoding is :func:`rewardshift.generate.sampling.sample_ids` (inverse-CDF sampling over the KV
+cache, one random stream per sample): sample ``j`` of prompt ``p`` is seeded with
+``sample_seed(seed, p, j)``, so the samples do not depend on the batch size, on the other
 prompts or on the global torch RNG; ``T = 0`` is greedy decoding.
 
 What is recorded, per sample: ``token_ids`` (the generated ids, with the end-of-sequence token
@@ -25,8 +20,6 @@ completion without special tokens, exactly as decoded (no whitespace stripped).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,8 +35,8 @@ from rewardshift.generate.base import (
     Prompt,
     check_pairs,
     check_prompts,
-    sample_seed,
 )
+from rewardshift.generate.sampling import Drawn, eos_token_ids, sample_ids
 from rewardshift.samples import Sample
 
 __all__ = ["TransformersBackend"]
@@ -51,24 +44,11 @@ __all__ = ["TransformersBackend"]
 
 @dataclass(frozen=True)
 class _Job:
-    """One sample to draw: its prompt, index, seed and prompt token ids."""
+    """One sample to draw: its prompt and index."""
 
     prompt_id: str
     prompt: str
     index: int
-    seed: int
-    prompt_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class _Drawn:
-    """What decoding produced for one job."""
-
-    ids: list[int]
-    logprobs: list[float]
-    top_ids: list[list[int]]
-    top_lps: list[list[float]]
-    stopped: bool
 
 
 class TransformersBackend:
@@ -91,7 +71,7 @@ class TransformersBackend:
             tokenizer.pad_token = tokenizer.eos_token
         self.model, self.tokenizer = model, tokenizer
         self.source, self.batch_size = source, batch_size
-        self._eos = _eos_ids(model, tokenizer)
+        self._eos = eos_token_ids(model, tokenizer)
         if not self._eos:
             raise GenerationError(f"{source}: neither the tokenizer nor the generation config "
                                   "names an end-of-sequence token; set tokenizer.eos_token")
@@ -195,23 +175,19 @@ class TransformersBackend:
             for ``chat=True`` without a chat template.
         """
         pairs = check_prompts(prompts)
-        jobs = []
+        encoded = []
         for pid, prompt in pairs:
-            ids = tuple(self.encode_prompt(prompt, config))
-            if not ids:
+            encoded.append(self.encode_prompt(prompt, config))
+            if not encoded[-1]:
                 raise InputError(f"prompt {pid!r} encodes to no tokens; give a non-empty prompt "
                                  "or a tokenizer that adds a BOS token")
-            jobs += [_Job(pid, prompt, j, sample_seed(config.seed, pid, j), ids)
-                     for j in range(config.n)]
-        self._check_length(max(len(j.prompt_ids) for j in jobs), config.max_new_tokens)
-        drawn: list[_Drawn] = []
-        was_training = self.model.training
-        self.model.eval()  # no dropout: the seed alone decides the samples
-        try:
-            for s in range(0, len(jobs), self.batch_size):
-                drawn += self._decode(jobs[s:s + self.batch_size], config)
-        finally:
-            self.model.train(was_training)
+        self._check_length(max(len(ids) for ids in encoded), config.max_new_tokens)
+        drawn = sample_ids(self.model, encoded, n=config.n, seed=config.seed,
+                           keys=[pid for pid, _ in pairs], max_new_tokens=config.max_new_tokens,
+                           pad_id=self.tokenizer.pad_token_id, eos_ids=self._eos,
+                           temperature=config.temperature, top_p=config.top_p,
+                           top_logprobs=config.top_logprobs, batch_size=self.batch_size)
+        jobs = [_Job(pid, prompt, j) for pid, prompt in pairs for j in range(config.n)]
         return self._to_samples(jobs, drawn, config)
 
     def _check_length(self, prompt_len: int, new_tokens: int) -> None:
@@ -222,54 +198,7 @@ class TransformersBackend:
                              f"max_new_tokens={new_tokens}, over the model's {limit} positions; "
                              "shorten the prompts or lower max_new_tokens")
 
-    def _decode(self, jobs: Sequence[_Job], config: GenerationConfig) -> list[_Drawn]:
-        """Decode one batch: left-padded prompts, then one token per step over the KV cache."""
-        import torch
-
-        dev = self.model.device
-        width = max(len(j.prompt_ids) for j in jobs)
-        b = len(jobs)
-        ids = torch.full((b, width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((b, width), dtype=torch.long)
-        for i, job in enumerate(jobs):
-            ids[i, width - len(job.prompt_ids):] = torch.tensor(job.prompt_ids)
-            mask[i, width - len(job.prompt_ids):] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        # (B, T) uniforms, one stream per sample: the batch never changes what a row draws
-        u = torch.from_numpy(np.stack([np.random.default_rng(j.seed).random(config.max_new_tokens)
-                                       for j in jobs]))
-        eos = torch.tensor(sorted(self._eos), device=dev)
-        k = config.top_logprobs
-        rows = [_Drawn([], [], [], [], False) for _ in jobs]
-        done = torch.zeros(b, dtype=torch.bool, device=dev)
-        cache_kw = _cache_keyword(self.model)
-        with torch.inference_mode():
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True)
-            for t in range(config.max_new_tokens):
-                logp = torch.log_softmax(out.logits[:, -1].double(), dim=-1)  # (B, V)
-                nxt = _choose(logp, u[:, t].to(dev), config.temperature, config.top_p)  # (B,)
-                chosen = logp.gather(-1, nxt[:, None])[:, 0].tolist()
-                top = torch.topk(logp, min(k, logp.shape[-1]), dim=-1) if k else None
-                nxt_list = nxt.tolist()
-                top_ids, top_lps = (top.indices.tolist(), top.values.tolist()) if k else ([], [])
-                for i in (~done).nonzero()[:, 0].tolist():
-                    rows[i].ids.append(nxt_list[i])
-                    rows[i].logprobs.append(chosen[i])
-                    if k:
-                        rows[i].top_ids.append(top_ids[i])
-                        rows[i].top_lps.append(top_lps[i])
-                done |= torch.isin(nxt, eos)
-                if bool(done.all()) or t + 1 == config.max_new_tokens:
-                    break
-                mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=dev)], -1)
-                pos = pos[:, -1:] + 1
-                out = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos,
-                                 use_cache=True, **{cache_kw: getattr(out, cache_kw)})
-        return [dataclasses.replace(r, stopped=bool(r.ids) and r.ids[-1] in self._eos)
-                for r in rows]
-
-    def _to_samples(self, jobs: Sequence[_Job], drawn: Sequence[_Drawn],
+    def _to_samples(self, jobs: Sequence[_Job], drawn: Sequence[Drawn],
                     config: GenerationConfig) -> list[Sample]:
         tok = self.tokenizer
         names: dict[int, str] = {}
@@ -292,7 +221,7 @@ class TransformersBackend:
                 logprob=float(sum(d.logprobs)) if config.logprobs else None,
                 top_logprobs=top, source=self.source,
                 meta={"sample_index": job.index, "finish_reason": "stop" if d.stopped else "length",
-                      "seed": job.seed}))
+                      "seed": d.seed}))
         return out
 
     # ------------------------------------------------------------------ score
@@ -307,7 +236,7 @@ class TransformersBackend:
         (default), the end-of-sequence token: the probability of writing the text and then
         stopping, comparable with :attr:`Sample.logprob` of a sample that stopped.
         """
-        from rewardshift.lm.scoring import Encoded, ids_logprobs
+        from rewardshift.generate.scoring import Encoded, ids_logprobs
 
         check_pairs(prompts, completions)
         if not prompts:
@@ -325,49 +254,6 @@ class TransformersBackend:
             encoded.append(Encoded(cache[p] + c_ids, len(cache[p])))
         return ids_logprobs(self.model, encoded, pad_id=self.tokenizer.pad_token_id,
                             batch_size=batch_size or self.batch_size)
-
-
-def _cache_keyword(model: Any) -> str:
-    """The name ``model.forward`` takes the KV cache under (and its output carries it as).
-
-    transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns, and goes in
-    5.40); earlier 5.x releases know only ``past_key_values``.
-    """
-    return ("cache" if "cache" in inspect.signature(model.forward).parameters
-            else "past_key_values")
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    """End-of-sequence ids from the tokenizer and the model's generation config."""
-    ids: set[int] = set()
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if isinstance(gen_eos, int):
-        ids.add(gen_eos)
-    elif isinstance(gen_eos, (list, tuple)):
-        ids.update(int(i) for i in gen_eos)
-    return ids
-
-
-def _choose(logp: Any, u: Any, temperature: float, top_p: float) -> Any:
-    """Next token of each row by inverse-CDF sampling with uniforms ``u``; argmax at T = 0.
-
-    ``logp`` is (B, V) float64 log-probabilities, ``u`` (B,) uniforms in [0, 1).
-    """
-    import torch
-
-    if temperature == 0:
-        return logp.argmax(-1)
-    probs = torch.softmax(logp / temperature, dim=-1)
-    if top_p < 1:
-        probs, order = probs.sort(dim=-1, descending=True)
-        before = probs.cumsum(-1) - probs  # mass of the more likely tokens
-        probs = probs * (before < top_p)  # the smallest prefix with mass >= top_p
-    cdf = probs.cumsum(-1)
-    idx = torch.searchsorted(cdf, (u.double() * cdf[:, -1])[:, None], right=True)
-    idx = idx.clamp(max=probs.shape[-1] - 1)
-    return order.gather(-1, idx)[:, 0] if top_p < 1 else idx[:, 0]
 
 
 def _top_dict(ids: Sequence[int], lps: Sequence[float], name: Any) -> dict[str, float]:

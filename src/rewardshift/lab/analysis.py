@@ -25,6 +25,7 @@ from scipy import stats
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
 from rewardshift.lab.pool import WeightedPool, _quantile, _var, check_weights
+from rewardshift.metrics.stats import bootstrap_ci
 
 __all__ = ["Fit", "bias_shift", "describe_bias_shift", "edge_cases", "fit_bon", "fit_rl"]
 
@@ -248,22 +249,24 @@ def _f2(t) -> tuple[float, float]:
 
 
 def _bootstrap(x, g, kind, level, n_boot, seed):
-    """Percentile intervals over ``n_boot`` resamples of the points (weighted normal eqs)."""
-    rng = np.random.default_rng(seed)
-    m = len(g)
-    counts = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot).astype(float)  # (R, m)
-    xtx = np.einsum("rm,mi,mj->rij", counts, x, x)
-    xty = np.einsum("rm,mi,m->ri", counts, x, g)
-    ok = np.abs(np.linalg.det(xtx)) > 1e-12 * np.abs(xtx[:, 0, 0] * xtx[:, 1, 1]).clip(1e-300)
-    coef = np.linalg.solve(xtx[ok], xty[ok][..., None])[..., 0]
-    peaks = np.array([_peak(a, b, kind) for a, b in coef])
-    lo, hi = (1 - level) / 2, (1 + level) / 2
+    """Percentile intervals of (α, β, d*, R*) over ``n_boot`` resamples of the points.
 
-    def pct(v):
-        return (float(np.quantile(v, lo, method="lower")),
-                float(np.quantile(v, hi, method="higher")))
+    :func:`rewardshift.metrics.stats.bootstrap_ci` with outward quantiles; resamples whose
+    normal equations are singular are left out.
+    """
+    def refit(idx: np.ndarray) -> np.ndarray:  # idx (R, m) -> (R', 4)
+        xr, gr = x[idx], g[idx]  # (R, m, 2), (R, m)
+        xtx = np.einsum("rmi,rmj->rij", xr, xr)
+        xty = np.einsum("rmi,rm->ri", xr, gr)
+        scale = np.abs(xtx[:, 0, 0] * xtx[:, 1, 1]).clip(1e-300)
+        ok = np.abs(np.linalg.det(xtx)) > 1e-12 * scale
+        coef = np.linalg.solve(xtx[ok], xty[ok][..., None])[..., 0]
+        peaks = np.array([_peak(a, b, kind) for a, b in coef]).reshape(-1, 2)
+        return np.column_stack([coef, peaks])
 
-    return pct(coef[:, 0]), pct(coef[:, 1]), pct(peaks[:, 0]), pct(peaks[:, 1])
+    lo, hi = bootstrap_ci(refit, len(g), n_resamples=n_boot, confidence=level, seed=seed,
+                          method="outward")
+    return tuple((float(a), float(b)) for a, b in zip(lo, hi, strict=True))
 
 
 # --------------------------------------------------------------------------- bias shift

@@ -30,6 +30,7 @@ from scipy.stats import norm
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
 from rewardshift.lab.world import World, WorldSample, check_n
+from rewardshift.metrics.stats import bootstrap_ci
 
 __all__ = ["AlphaEstimate", "PreferenceData", "RaterPopulation", "estimate_alpha"]
 
@@ -335,12 +336,8 @@ def estimate_alpha(pairs_frame: pd.DataFrame, *, seed: int, noise_scale: float |
         cov = np.linalg.inv((x * (p * (1 - p))[:, None]).T @ x)
         half = z * np.sqrt(cov[0, 0])
         lo, hi = coef[0] - half, coef[0] + half
-    else:
-        rng = np.random.default_rng(seed)
-        boots = np.empty(n_boot)
-        for i in range(n_boot):
-            idx = rng.integers(len(y), size=len(y))
-            boots[i] = _logistic_no_intercept(x[idx], y[idx])[0]
-        lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    else:  # idx: (n_boot, n) resampled pairs
+        lo, hi = bootstrap_ci(lambda idx: [_logistic_no_intercept(x[i], y[i])[0] for i in idx],
+                              len(y), n_resamples=n_boot, confidence=level, seed=seed)
     return AlphaEstimate(value=float(coef[0] * s), ci_low=float(lo * s), ci_high=float(hi * s),
                          n_pairs=int(len(y)), method=method)

@@ -8,19 +8,20 @@ each can be tested and reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from rewardshift._deprecated import moved
 from rewardshift._exceptions import InputError
+from rewardshift.config import Config
 from rewardshift.lab.raters import PreferenceData, RaterPopulation, estimate_alpha
 from rewardshift.lab.world import World, WorldSample
 from rewardshift.lab.worlds import get_world
 
-__all__ = ["LabConfig", "LabResult", "build_reward_model", "lab_job", "run_lab"]
+__all__ = ["LabConfig", "LabResult", "build_reward_model", "run_lab"]
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -34,8 +35,8 @@ DEFAULT_WEIGHTS = {
 GOLD_FEATURE = "plausibility"
 
 
-@dataclass
-class LabConfig:
+@dataclass(frozen=True)
+class LabConfig(Config):
     """A laboratory run. Defaults finish in well under a minute on 2 cores."""
 
     world: str = field(default="shatter", metadata={"help": "shatter | personas"})
@@ -78,10 +79,11 @@ class LabConfig:
                              "use at least 10 (hundreds for a useful one)")
         if any(b <= 0 for b in self.betas) or self.report_beta <= 0:
             raise InputError("every beta must be > 0")
-        self.betas = tuple(sorted(float(b) for b in self.betas))
-        self.rm_hidden = tuple(int(h) for h in self.rm_hidden)
-        if self.rm_visible is not None:
-            self.rm_visible = tuple(self.rm_visible)
+
+    @property
+    def beta_grid(self) -> tuple[float, ...]:
+        """``betas`` in increasing order: the KL strengths the tilt sweep visits."""
+        return tuple(sorted(float(b) for b in self.betas))
 
 
 @dataclass
@@ -182,7 +184,7 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
 
     tick("optimisers", 2, 5)
     funcs = {"proxy": proxy, "gold": gold}
-    sweep = opt.tilt_sweep(pool, proxy, cfg.betas, functions=funcs, min_ess=cfg.min_ess,
+    sweep = opt.tilt_sweep(pool, proxy, cfg.beta_grid, functions=funcs, min_ess=cfg.min_ess,
                            allow_low_ess=True)
     ns = opt.bon_grid(cfg.bon_max, points=40)
     bon = (opt.best_of_n_sweep(proxy, ns, functions=funcs) if pool.sampled
@@ -220,7 +222,7 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
         "bias_shift": shift,
         "edge_cases": edges,
         "diversity": diversity,
-        "config": asdict(cfg),
+        "config": cfg.to_dict(),
     }
     tick("done", 5, 5)
     return LabResult(summary, records, world, ws, w0, tuned, proxy, gold, truth)
@@ -274,11 +276,4 @@ def _peak(d: np.ndarray, gold: np.ndarray) -> dict[str, float]:
             "turns_down": bool(g[-1] < g[i] - 1e-9 and i < len(g) - 1)}
 
 
-def lab_job(config: Mapping[str, Any], run_dir: str) -> dict[str, Any]:
-    """Sweep job: run the lab with ``config`` (LabConfig fields) and write ``run_dir``."""
-    from rewardshift.report.lab_run import write_lab_run
-
-    cfg = LabConfig(**dict(config))
-    result = run_lab(cfg)
-    write_lab_run(result, Path(run_dir), config=dict(config))
-    return result.summary
+__getattr__ = moved(__name__, {"lab_job": "rewardshift.jobs.lab"})

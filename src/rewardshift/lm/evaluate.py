@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rewardshift.generate.scoring import ids_logprobs
 from rewardshift.lm.grammar import PROMPTS, TextGrammar
 from rewardshift.lm.preferences import GoldReward
 from rewardshift.lm.reward import RewardScorer
 from rewardshift.lm.sampling import Completion, sample_completions
-from rewardshift.lm.scoring import ids_logprobs
 from rewardshift.metrics.distribution import js_divergence
 from rewardshift.monitor.stats import step_statistics
 

@@ -1,9 +1,9 @@
 """The training monitor attached to the pipeline's GRPO runs, as any TRL user would attach it.
 
-The proxy reward is wrapped (:meth:`~rewardshift.monitor.trl.TrainingMonitor.wrap`: same values,
-same training), the monitor's observer joins the reward functions with weight 0, and a
-:class:`~rewardshift.monitor.trl.MonitorCallback` stops the run when the alarm fires if asked
-to. The gold reward reaches the monitor as a TRL-style ``gold_fn``: it sees the decoded
+The proxy reward is wrapped (:meth:`~rewardshift.monitor.training.TrainingMonitor.wrap`: same
+values, same training), the monitor's observer joins the reward functions with weight 0, and a
+:class:`~rewardshift.monitor.callbacks.MonitorCallback` stops the run when the alarm fires if
+asked to. The gold reward reaches the monitor as a TRL-style ``gold_fn``: it sees the decoded
 completion strings only (not the token ids), so termination is not checked there -- a
 completion cut at ``max_completion_length`` that happens to be a whole text of the grammar
 counts as in the grammar for the monitor (and not in :mod:`rewardshift.lm.evaluate`).
@@ -30,7 +30,7 @@ def attach_monitor(run_dir: str | os.PathLike[str], gold: GoldReward, proxy: Cal
     ``events()`` returns the alarm events so far as dicts (``step``, ``reason``, ``message``,
     ``values``).
     """
-    from rewardshift.monitor.trl import MonitorCallback, MonitorConfig, TrainingMonitor
+    from rewardshift.monitor import MonitorCallback, MonitorConfig, TrainingMonitor
 
     def gold_fn(prompts: Sequence[str], completions: Sequence[str], **_: Any) -> list[float]:
         texts = [c[1:] if c.startswith(" ") else c for c in completions]

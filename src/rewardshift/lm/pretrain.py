@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from rewardshift._exceptions import InputError, MissingDependencyError
+from rewardshift.generate.scoring import encode_pairs, pad_batch, sequence_logprobs
 from rewardshift.lm.grammar import PROMPTS, GrammarSample, TextGrammar
-from rewardshift.lm.scoring import encode_pairs, pad_batch, sequence_logprobs
 from rewardshift.lm.tokenizer import build_tokenizer
 
 __all__ = ["PretrainConfig", "PretrainResult", "load_causal_lm", "pretrain", "prompt_for"]

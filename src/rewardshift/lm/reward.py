@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rewardshift._exceptions import InputError, MissingDependencyError
-from rewardshift.lm.scoring import Encoded, pad_batch
+from rewardshift.generate.scoring import Encoded, pad_batch
 
 __all__ = ["RewardConfig", "RewardScorer", "train_reward_model"]
 
@@ -76,7 +76,7 @@ class RewardScorer:
 
     def score(self, prompts: Sequence[str], texts: Sequence[str]) -> np.ndarray:
         """Reward of each ``(prompt, text)``, (N,)."""
-        from rewardshift.lm.scoring import encode_pairs
+        from rewardshift.generate.scoring import encode_pairs
 
         return self.score_encoded(encode_pairs(self.tokenizer, prompts, texts))
 

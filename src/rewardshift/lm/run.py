@@ -23,7 +23,6 @@ import dataclasses
 import math
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from rewardshift._exceptions import InputError
+from rewardshift.config import Config
+from rewardshift.generate.scoring import sequence_logprobs
 from rewardshift.lab.optimize import best_of_n_sweep, bon_kl_bound, tilt_sweep
 from rewardshift.lm.evaluate import ATTRIBUTES, PolicyEval, all_prompts, evaluate_policy
 from rewardshift.lm.grammar import FEATURES, PROMPTS, TextGrammar
@@ -38,7 +39,6 @@ from rewardshift.lm.preferences import GoldReward, TextRaterConfig, text_prefere
 from rewardshift.lm.pretrain import PretrainConfig, load_causal_lm, pretrain
 from rewardshift.lm.reward import RewardConfig, RewardScorer, train_reward_model
 from rewardshift.lm.sampling import sample_completions
-from rewardshift.lm.scoring import sequence_logprobs
 from rewardshift.lm.tune import (
     DPOSettings,
     GRPOSettings,
@@ -47,14 +47,18 @@ from rewardshift.lm.tune import (
     run_dpo,
     run_grpo,
 )
+from rewardshift.progress import Progress, StageClock
+from rewardshift.rundir import RunDir
 from rewardshift.samples import Sample
 
 __all__ = ["LMConfig", "load_lm_config", "run_lm"]
 
 
 @dataclass(frozen=True)
-class LMConfig:
+class LMConfig(Config):
     """Everything a ``rewardshift lm run`` does, with defaults sized for ~10 min on 2 cores."""
+
+    _label = "lm config"
 
     seed: int = 0
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
@@ -108,76 +112,10 @@ class LMConfig:
             dpo=DPOSettings(epochs=1.0, batch_size=32, save_every=6, seed=seed),
             eval_k=4, bon_pool=32, bon_ns=(1, 2, 4, 8, 16, 32), closed_form_betas=12)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LMConfig:
-        """From a (TOML/JSON) mapping as :meth:`to_dict` writes it; unknown keys are an error."""
-        return _config_from_dict(d)
-
-
-def _config_from_dict(d: dict[str, Any]) -> LMConfig:
-    """An :class:`LMConfig` from a (TOML/JSON) mapping; unknown keys are an error."""
-    subs = {"pretrain": PretrainConfig, "raters": TextRaterConfig, "reward": RewardConfig}
-    known = {f.name for f in dataclasses.fields(LMConfig)}
-    if bad := sorted(set(d) - known):
-        raise InputError(f"unknown lm config keys {bad}; known keys are {sorted(known)}")
-    kw: dict[str, Any] = {}
-    for k, v in d.items():
-        try:
-            if k in subs:
-                kw[k] = subs[k](**v)
-            elif k == "grpo":
-                kw[k] = tuple(GRPOSettings(**g) for g in v)
-            elif k == "dpo":
-                kw[k] = DPOSettings(**v) if v else None
-            elif k == "bon_ns":
-                kw[k] = tuple(int(x) for x in v)
-            else:
-                kw[k] = v
-        except TypeError as e:
-            raise InputError(f"lm config section '{k}': {e}") from e
-    return LMConfig(**kw)
-
 
 def load_lm_config(path: str | os.PathLike[str]) -> LMConfig:
     """Read an :class:`LMConfig` from a TOML (``.toml``) or JSON file."""
-    from rewardshift._settings import read_settings_file
-
-    d = read_settings_file(path, "lm")
-    try:
-        return _config_from_dict(d)
-    except InputError as e:
-        raise InputError(f"{path}: {e}") from e
-
-
-class _Stages:
-    """A rich progress bar over the pipeline's stages, with timings."""
-
-    def __init__(self, names: list[str], progress: bool) -> None:
-        self.names, self.times, self._t = names, {}, time.perf_counter()
-        self._bar = None
-        if progress:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("[bold]lm run[/] {task.description}"), BarColumn(),
-                                 TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-            self._bar.start()
-            self._task = self._bar.add_task(names[0], total=len(names))
-
-    def done(self, name: str) -> None:
-        now = time.perf_counter()
-        self.times[name] = round(now - self._t, 2)
-        self._t = now
-        if self._bar is not None:
-            i = self.names.index(name)
-            nxt = self.names[i + 1] if i + 1 < len(self.names) else "done"
-            self._bar.update(self._task, advance=1, description=nxt)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    return LMConfig.from_file(path, "lm")
 
 
 def _sample_rows(ev: PolicyEval, label: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -282,152 +220,137 @@ def _train_rows(trainer, run: str) -> list[dict[str, Any]]:
     return rows
 
 
-def run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = True
-           ) -> dict[str, Any]:
-    """Run the pipeline into ``out`` (created; must not hold a finished run). Returns the summary.
+def run_lm(config: LMConfig, out: str | os.PathLike[str] | RunDir, *,
+           progress: Progress | None = None) -> dict[str, Any]:
+    """Run the pipeline, writing its stages into ``out``; returns the summary.
 
-    With ``config.monitor`` each GRPO run carries the training monitor
-    (:func:`rewardshift.lm.monitoring.attach_monitor`; logs in ``<run>/monitor/``), and its
-    alarm events go to ``summary["alarms"]``.
+    Checkpoints, ``metrics.jsonl`` and ``samples.parquet`` go into ``out``; the report and
+    ``summary.json`` are the job's (:func:`rewardshift.jobs.lm.lm_job`). ``progress(stage,
+    done, total)`` hears of each finished stage. With ``config.monitor`` each GRPO run carries
+    the training monitor (:func:`rewardshift.lm.monitoring.attach_monitor`; logs in
+    ``<run>/monitor/``), and its alarm events go to ``summary["alarms"]``.
     """
     import warnings
 
     from transformers.utils import logging as hf_logging
 
+    if isinstance(progress, bool):  # before 0.2 a flag drew a bar here; the CLI draws it now
+        progress = None
+    rd = out if isinstance(out, RunDir) else RunDir.create(Path(out).parent, Path(out).name)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # library chatter (deprecations inside TRL) is not news
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            return _run_lm(config, out, progress=progress)
+            return _run_lm(config, rd, progress)
     finally:
         hf_logging.set_verbosity(verbosity)
 
 
-def _run_lm(config: LMConfig, out: str | os.PathLike[str], *, progress: bool = True
-           ) -> dict[str, Any]:
+def _run_lm(config: LMConfig, rd: RunDir, progress: Progress | None) -> dict[str, Any]:
     """The body of :func:`run_lm`."""
     import datasets
     import torch
     from transformers.utils import logging as hf_logging
 
-    from rewardshift.report.rundir import RunDir
-
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     hf_logging.disable_progress_bar()  # the stage bar is the progress; no per-file bars
     datasets.disable_progress_bars()
-    out = Path(out)
-    if (out / "summary.json").exists():
-        raise InputError(f"{out} already holds a finished lm run (summary.json); choose another "
-                         "--out or delete it")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out} exists and is not an empty directory (an interrupted lm run "
-                         "leaves its partial outputs there); delete it or choose another --out")
-    rd = RunDir.create(out.parent, out.name) if not out.exists() else RunDir(out)
     rd.write_config({"lm": config.to_dict()}, seeds={"seed": config.seed})
     grammar = TextGrammar()
     gold = GoldReward(grammar, config.raters)
     names = (["pretrain", "preferences", "reward model"] + [g.name for g in config.grpo]
-             + ([config.dpo.name] if config.dpo else []) + ["best-of-n", "closed form",
-                                                            "report"])
-    st = _Stages(names, progress)
+             + ([config.dpo.name] if config.dpo else []) + ["best-of-n", "closed form"])
+    st = StageClock(names, progress, prefix="lm run")
     summary: dict[str, Any] = {"kind": "lm", "seed": config.seed}
-    try:
-        # 1. the base policy
-        pre = pretrain(rd.file("base"), config.pretrain, grammar=grammar, progress=False)
-        shutil.rmtree(rd.file("base") / "_trainer", ignore_errors=True)
-        base, tok = load_causal_lm(rd.file("base"))
-        summary["pretrain"] = {**pre.to_dict(), "path": "base"}
-        summary["world"] = {"entropy": {k: grammar.entropy(k) for k in grammar.kinds},
-                            "support": {k: grammar.support_size(k) for k in grammar.kinds}}
-        st.done("pretrain")
+    # 1. the base policy
+    pre = pretrain(rd.file("base"), config.pretrain, grammar=grammar, progress=False)
+    shutil.rmtree(rd.file("base") / "_trainer", ignore_errors=True)
+    base, tok = load_causal_lm(rd.file("base"))
+    summary["pretrain"] = {**pre.to_dict(), "path": "base"}
+    summary["world"] = {"entropy": {k: grammar.entropy(k) for k in grammar.kinds},
+                        "support": {k: grammar.support_size(k) for k in grammar.kinds}}
+    st.done("pretrain")
 
-        # 2. raters' pairs under the base model's typicality
-        records = text_preferences(grammar, lambda p, t: sequence_logprobs(base, tok, p, t),
-                                   config.raters, n_texts=config.pref_texts,
-                                   n_pairs=config.pref_pairs, seed=config.seed + 11)
-        rd.write_json("preferences_sample.json", records[:50])
-        st.done("preferences")
+    # 2. raters' pairs under the base model's typicality
+    records = text_preferences(grammar, lambda p, t: sequence_logprobs(base, tok, p, t),
+                               config.raters, n_texts=config.pref_texts,
+                               n_pairs=config.pref_pairs, seed=config.seed + 11)
+    rd.write_json("preferences_sample.json", records[:50])
+    st.done("preferences")
 
-        # 3. the proxy reward model (TRL RewardTrainer) beside the features-based one
-        scorer, rm_stats = train_reward_model(rd.file("base"), records, rd.file("reward_model"),
-                                              config.reward, progress=False)
-        shutil.rmtree(rd.file("reward_model") / "_trainer", ignore_errors=True)
-        rm_stats["features_rm"] = _features_rm(grammar, records, config.seed)
-        summary["reward_model"] = rm_stats
-        st.done("reward model")
+    # 3. the proxy reward model (TRL RewardTrainer) beside the features-based one
+    scorer, rm_stats = train_reward_model(rd.file("base"), records, rd.file("reward_model"),
+                                          config.reward, progress=False)
+    shutil.rmtree(rd.file("reward_model") / "_trainer", ignore_errors=True)
+    rm_stats["features_rm"] = _features_rm(grammar, records, config.seed)
+    summary["reward_model"] = rm_stats
+    st.done("reward model")
 
-        # 4. tuning: measure the base once, then every checkpoint of every run
-        k = config.eval_k
-        base_eval = evaluate_policy(base, tok, base_model=base, scorer=scorer, gold=gold,
-                                    grammar=grammar, k=k, seed=config.seed + 1000,
-                                    embed=config.embed)
-        evals: dict[str, PolicyEval] = {"base": base_eval}
-        summary["runs"], summary["alarms"] = {}, {}
-        proxy_fn = ProxyReward(scorer)
+    # 4. tuning: measure the base once, then every checkpoint of every run
+    k = config.eval_k
+    base_eval = evaluate_policy(base, tok, base_model=base, scorer=scorer, gold=gold,
+                                grammar=grammar, k=k, seed=config.seed + 1000,
+                                embed=config.embed)
+    evals: dict[str, PolicyEval] = {"base": base_eval}
+    summary["runs"], summary["alarms"] = {}, {}
+    proxy_fn = ProxyReward(scorer)
 
-        runs: list[tuple[str, dict[str, Any]]] = []
-        for g in config.grpo:
-            rewards, weights, callbacks, finish = [proxy_fn], [1.0], [], None
-            if config.monitor:
-                from rewardshift.lm.monitoring import attach_monitor
+    runs: list[tuple[str, dict[str, Any]]] = []
+    for g in config.grpo:
+        rewards, weights, callbacks, finish = [proxy_fn], [1.0], [], None
+        if config.monitor:
+            from rewardshift.lm.monitoring import attach_monitor
 
-                rewards, weights, callbacks, finish = attach_monitor(
-                    rd.file(g.name) / "monitor", gold, proxy_fn, embed=config.embed)
-            trainer = run_grpo(rd.file("base"), all_prompts(), rewards, rd.file(g.name), g,
-                               reward_weights=weights, callbacks=callbacks, progress=False,
-                               report_to=config.report_to)
-            rd.append_metrics(_train_rows(trainer, g.name))
-            summary["alarms"][g.name] = finish() if finish else []
-            runs.append((g.name, {"method": "grpo", "monitored": bool(config.monitor),
-                                  **dataclasses.asdict(g)}))
-            _measure_run(rd, g.name, base, tok, scorer, gold, grammar, config, base_eval,
-                         summary, evals)
-            st.done(g.name)
-        if config.dpo is not None:
-            d = config.dpo
-            trainer = run_dpo(rd.file("base"), records, rd.file(d.name), d, progress=False,
-                              report_to=config.report_to)
-            rd.append_metrics(_train_rows(trainer, d.name))
-            runs.append((d.name, {"method": "dpo", "monitored": False,
-                                  **dataclasses.asdict(d)}))
-            _measure_run(rd, d.name, base, tok, scorer, gold, grammar, config, base_eval,
-                         summary, evals)
-            st.done(d.name)
-        for name, meta in runs:
-            summary["runs"][name].update(meta)
+            rewards, weights, callbacks, finish = attach_monitor(
+                rd.file(g.name) / "monitor", gold, proxy_fn, embed=config.embed)
+        trainer = run_grpo(rd.file("base"), all_prompts(), rewards, rd.file(g.name), g,
+                           reward_weights=weights, callbacks=callbacks, progress=False,
+                           report_to=config.report_to)
+        rd.append_metrics(_train_rows(trainer, g.name))
+        summary["alarms"][g.name] = finish() if finish else []
+        runs.append((g.name, {"method": "grpo", "monitored": bool(config.monitor),
+                              **dataclasses.asdict(g)}))
+        _measure_run(rd, g.name, base, tok, scorer, gold, grammar, config, base_eval,
+                     summary, evals)
+        st.done(g.name)
+    if config.dpo is not None:
+        d = config.dpo
+        trainer = run_dpo(rd.file("base"), records, rd.file(d.name), d, progress=False,
+                          report_to=config.report_to)
+        rd.append_metrics(_train_rows(trainer, d.name))
+        runs.append((d.name, {"method": "dpo", "monitored": False,
+                              **dataclasses.asdict(d)}))
+        _measure_run(rd, d.name, base, tok, scorer, gold, grammar, config, base_eval,
+                     summary, evals)
+        st.done(d.name)
+    for name, meta in runs:
+        summary["runs"][name].update(meta)
 
-        # 5. best-of-n and the closed form beside the real training
-        bon = _best_of_n(base, tok, scorer, gold, config)
-        rd.append_metrics(bon)
-        summary["best_of_n"] = bon
-        st.done("best-of-n")
-        closed = _closed_form(grammar, base, tok, scorer, gold, config.closed_form_betas)
-        rd.append_metrics(closed)
-        summary["closed_form"] = closed
-        st.done("closed form")
+    # 5. best-of-n and the closed form beside the real training
+    bon = _best_of_n(base, tok, scorer, gold, config)
+    rd.append_metrics(bon)
+    summary["best_of_n"] = bon
+    st.done("best-of-n")
+    closed = _closed_form(grammar, base, tok, scorer, gold, config.closed_form_betas)
+    rd.append_metrics(closed)
+    summary["closed_form"] = closed
+    st.done("closed form")
 
-        # 6. samples, histograms, hacked completions
-        tuned = evals[config.tuned_run]
-        summary["tuned_run"] = config.tuned_run
-        summary["tuned_path"] = f"{config.tuned_run}/final"
-        summary["histograms"] = _histograms(grammar, evals)
-        hacked_run = max((n for n in evals if n != "base"),  # most out of grammar, then proxy
-                         key=lambda n: (1 - evals[n].row["in_grammar"], evals[n].row["proxy"]))
-        summary["hacked"] = {"run": hacked_run, "samples": _hacked(evals[hacked_run], hacked_run)}
-        summary["samples"] = {"base": _sample_rows(base_eval, "base"),
-                              "tuned": _sample_rows(tuned, config.tuned_run)}
-        rd.write_samples(_samples(evals))
-        summary["timings"] = st.times
-        summary["features"] = list(FEATURES)
-        from rewardshift.report.lm_run import write_lm_report
-
-        write_lm_report(rd, summary)
-        st.done("report")
-        summary["timings"] = st.times
-        rd.write_json("summary.json", summary)  # last: marks the run finished
-    finally:
-        st.close()
+    # 6. samples, histograms, hacked completions
+    tuned = evals[config.tuned_run]
+    summary["tuned_run"] = config.tuned_run
+    summary["tuned_path"] = f"{config.tuned_run}/final"
+    summary["histograms"] = _histograms(grammar, evals)
+    hacked_run = max((n for n in evals if n != "base"),  # most out of grammar, then proxy
+                     key=lambda n: (1 - evals[n].row["in_grammar"], evals[n].row["proxy"]))
+    summary["hacked"] = {"run": hacked_run, "samples": _hacked(evals[hacked_run], hacked_run)}
+    summary["samples"] = {"base": _sample_rows(base_eval, "base"),
+                          "tuned": _sample_rows(tuned, config.tuned_run)}
+    rd.write_samples(_samples(evals))
+    summary["timings"] = st.times
+    summary["features"] = list(FEATURES)
+    summary["timings"] = st.times  # the job adds the report's time once it is written
     return summary
 
 

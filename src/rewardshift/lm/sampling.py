@@ -4,6 +4,9 @@ A completion is what the model writes after the prompt up to and including ``eos
 ``max_new_tokens`` tokens when it never stops: *unterminated*). Its text is the decoded
 completion without special tokens and without the one leading space of the tokenizer
 convention (:func:`rewardshift.lm.tokenizer.completion_text`).
+
+The decoding itself is :func:`rewardshift.generate.sampling.sample_ids`: sample ``j`` of the
+``i``-th prompt has its own random stream, seeded with ``sample_seed(seed, str(i), j)``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rewardshift._exceptions import InputError
-from rewardshift.lm.scoring import Encoded
+from rewardshift.generate.sampling import sample_ids
+from rewardshift.generate.scoring import Encoded
 
 __all__ = ["Completion", "decode_completion", "sample_completions"]
 
@@ -22,7 +26,8 @@ class Completion:
     """One sampled completion.
 
     ``ids`` are the generated token ids up to and including ``eos`` when ``terminated``;
-    ``encoded`` is prompt + completion ids, ready for :func:`~rewardshift.lm.scoring.ids_logprobs`.
+    ``encoded`` is prompt + completion ids, ready for
+    :func:`~rewardshift.generate.scoring.ids_logprobs`.
     """
 
     prompt: str
@@ -53,45 +58,23 @@ def sample_completions(model, tokenizer, prompts: Sequence[str], n: int, *, seed
                        batch_size: int = 256) -> list[Completion]:
     """``n`` completions of every prompt (prompt-major order), seeded.
 
-    Sampling is ancestral (``do_sample=True``, no top-k / top-p) at ``temperature``; the torch
-    RNG is seeded with ``seed`` and restored afterwards, so the caller's random state is
-    untouched. The same seed, model and prompts give the same completions.
+    Sampling is ancestral (no top-k / top-p) at ``temperature``, one random stream per
+    completion (:func:`~rewardshift.generate.sampling.sample_ids`): the same seed, model and
+    prompts give the same completions whatever ``batch_size``, and the torch RNG is untouched.
+    Prompts are encoded without special tokens; a completion ends at the tokenizer's ``eos``.
     """
-    import torch
-
     if n < 1 or not prompts:
         raise InputError(f"sample_completions needs n >= 1 and at least one prompt; got n={n}, "
                          f"{len(prompts)} prompts")
     if not temperature > 0:
         raise InputError(f"temperature={temperature!r} must be > 0")
-    pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-    jobs = [(p, tuple(tokenizer(p, add_special_tokens=False)["input_ids"]))
-            for p in prompts for _ in range(n)]
-    out: list[Completion] = []
-    state = torch.random.get_rng_state()
-    was_training = model.training
-    model.eval()
-    try:
-        torch.manual_seed(seed)
-        for s in range(0, len(jobs), batch_size):
-            chunk = jobs[s:s + batch_size]
-            width = max(len(ids) for _, ids in chunk)
-            # left-pad the prompts so every row continues from its last prompt token
-            input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for i, (_, ids) in enumerate(chunk):
-                input_ids[i, width - len(ids):] = torch.tensor(ids)
-                mask[i, width - len(ids):] = 1
-            with torch.no_grad():
-                gen = model.generate(input_ids=input_ids, attention_mask=mask, do_sample=True,
-                                     temperature=temperature, top_k=0, top_p=1.0,
-                                     max_new_tokens=max_new_tokens, pad_token_id=pad,
-                                     eos_token_id=eos)
-            for (p, ids), row in zip(chunk, gen[:, width:].tolist(), strict=True):
-                text, terminated = decode_completion(tokenizer, row)
-                keep = row[:row.index(eos) + 1] if terminated else [t for t in row if t != pad]
-                out.append(Completion(p, text, tuple(keep), ids, terminated))
-    finally:
-        torch.random.set_rng_state(state)
-        model.train(was_training)
+    encoded = [tuple(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    drawn = sample_ids(model, encoded, n=n, seed=seed, max_new_tokens=max_new_tokens,
+                       pad_id=tokenizer.pad_token_id, eos_ids={tokenizer.eos_token_id},
+                       temperature=temperature, batch_size=batch_size)
+    jobs = [(p, ids) for p, ids in zip(prompts, encoded, strict=True) for _ in range(n)]
+    out = []
+    for (p, ids), d in zip(jobs, drawn, strict=True):
+        text, terminated = decode_completion(tokenizer, d.ids)
+        out.append(Completion(p, text, tuple(d.ids), ids, terminated))
     return out

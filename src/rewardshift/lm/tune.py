@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from rewardshift._exceptions import InputError, MissingDependencyError
+from rewardshift.generate.scoring import Encoded
 from rewardshift.lm.reward import RewardScorer
-from rewardshift.lm.scoring import Encoded
 
 __all__ = ["DPOSettings", "GRPOSettings", "ProxyReward", "checkpoints", "run_dpo", "run_grpo"]
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rewardshift.metrics.lexical import ead_from_counts  # the formula, defined once
+
 __all__ = ["NgramIndex", "ead_from_counts"]
 
 
@@ -83,9 +85,3 @@ class NgramIndex:
             return 0, 0
         present = np.bincount(chosen, minlength=self.n_types[n - 1]) > 0
         return int(present.sum()), int(chosen.size)
-
-
-def ead_from_counts(unique: int, total: int, vocab_size: int) -> float:
-    """EAD of one order: ``N_unique / (V · (1 − ((V−1)/V)^C))`` (Liu et al. 2022)."""
-    expected = -np.expm1(total * np.log1p(-1.0 / vocab_size)) if vocab_size > 1 else 1.0
-    return float(unique / (vocab_size * expected))

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
+from rewardshift.metrics.stats import jensen_shannon, kullback_leibler
 
 __all__ = [
     "chi_square",
@@ -240,14 +241,6 @@ def _smoothed(v: np.ndarray, s: float) -> np.ndarray:
     return v / v.sum()
 
 
-def _kl(p: np.ndarray, q: np.ndarray) -> float:
-    """KL(p || q) of two probability vectors; inf where q = 0 < p."""
-    m = p > 0
-    if np.any(q[m] == 0):
-        return math.inf
-    return max(0.0, float(np.sum(p[m] * np.log(p[m] / q[m]))))
-
-
 def kl_divergence(p_counts: Counts, q_counts: Counts, *, smoothing: float = 0.5) -> float:
     """Kullback-Leibler divergence ``KL(p || q)`` (nats) between two count vectors.
 
@@ -284,7 +277,7 @@ def kl_divergence(p_counts: Counts, q_counts: Counts, *, smoothing: float = 0.5)
     """
     s = _check_smoothing(smoothing, "kl_divergence")
     _, p, q = _aligned(p_counts, q_counts, "kl_divergence")
-    return _kl(_smoothed(p, s), _smoothed(q, s))
+    return kullback_leibler(_smoothed(p, s), _smoothed(q, s))
 
 
 def js_divergence(p_counts: Counts, q_counts: Counts) -> float:
@@ -292,7 +285,8 @@ def js_divergence(p_counts: Counts, q_counts: Counts) -> float:
 
     ``JS = KL(p || m) / 2 + KL(q || m) / 2`` with ``m = (p + q) / 2``, ``p`` and ``q`` the
     normalised counts (no smoothing needed: ``m > 0`` wherever ``p`` or ``q`` is). Equals
-    ``scipy.spatial.distance.jensenshannon(p, q) ** 2``.
+    ``scipy.spatial.distance.jensenshannon(p, q) ** 2``; computed by
+    :func:`rewardshift.metrics.stats.jensen_shannon` on the union support.
 
     Parameters
     ----------
@@ -318,9 +312,7 @@ def js_divergence(p_counts: Counts, q_counts: Counts) -> float:
     True
     """
     _, p, q = _aligned(p_counts, q_counts, "js_divergence")
-    p, q = p / p.sum(), q / q.sum()
-    m = 0.5 * (p + q)
-    return float(min(math.log(2), 0.5 * _kl(p, m) + 0.5 * _kl(q, m)))
+    return jensen_shannon(p, q)
 
 
 def chi_square(observed_counts: Counts, expected_counts: Counts, *,

@@ -40,6 +40,7 @@ __all__ = [
     "compression_ratio",
     "distinct_n",
     "ead",
+    "ead_from_counts",
     "ead_per_order",
     "homogenization",
     "ngram_diversity",
@@ -283,18 +284,30 @@ def _ead_per_order(samples: list[Sequence[str]], vocab_size: int,
             f"vocab_size={vocab_size} is smaller than the {counts[0][0]} distinct tokens in the "
             "samples; pass the tokenizer's vocabulary size"
         )
-    out = {n: unique / _expected_distinct(total, vocab_size)
+    out = {n: ead_from_counts(unique, total, vocab_size)
            for n, (unique, total) in enumerate(counts, start=1) if total > 0}
     if not out:
         raise _no_ngrams("ead", 1, samples)
     return out
 
 
-def _expected_distinct(draws: int, vocab_size: int) -> float:
-    """Expected distinct values among ``draws`` uniform draws from ``vocab_size`` values."""
+def ead_from_counts(unique: int, total: int, vocab_size: int) -> float:
+    """EAD of one order from its counts: ``U / (V · (1 − ((V − 1) / V) ** C))``.
+
+    ``U = unique`` distinct n-grams among ``C = total >= 1``, ``V = vocab_size >= 1``; the
+    denominator is the expected number of distinct values among ``C`` uniform draws from
+    ``V``, computed as ``V · -expm1(C · log1p(-1 / V))`` (1 when ``V = 1``). The one formula
+    behind :func:`ead` and the subset fast path of :mod:`rewardshift.metrics.counts`; inputs
+    are not checked (Liu et al. 2022).
+
+    Examples
+    --------
+    >>> round(ead_from_counts(4, 6, 10), 5)
+    0.85368
+    """
     if vocab_size == 1:
-        return 1.0
-    return vocab_size * -math.expm1(draws * math.log1p(-1.0 / vocab_size))
+        return float(unique)
+    return float(unique / (vocab_size * -np.expm1(total * np.log1p(-1.0 / vocab_size))))
 
 
 # --------------------------------------------------------------------------- self-BLEU

@@ -5,6 +5,10 @@ the tokenizer; every summary records which one was used.
 
 * ``"word"`` (default): Unicode word tokens and single punctuation marks, lower-cased
   (regex ``\\w+|[^\\w\\s]``). Open vocabulary: ``vocab_size`` is ``None``.
+* ``"word-cased"``: the same tokens with their case kept.
+* ``"whitespace"``: ``str.split()`` -- runs of non-space characters, case and punctuation
+  kept, as papers that split on whitespace count (e.g. distinct-n of Li et al. 2016 as often
+  reimplemented, Self-BLEU in Texygen, Zhu et al. 2018).
 * any Hugging Face tokenizer by local path or hub name (needs ``transformers``); its
   ``vocab_size`` is the tokenizer's.
 """
@@ -18,7 +22,8 @@ from typing import Protocol
 
 from rewardshift._exceptions import InputError, MissingDependencyError
 
-__all__ = ["HFTokenizer", "Tokenizer", "WordTokenizer", "get_tokenizer", "tokenize_all"]
+__all__ = ["BUILTIN", "HFTokenizer", "Tokenizer", "WhitespaceTokenizer", "WordTokenizer",
+           "get_tokenizer", "tokenize_all"]
 
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
@@ -44,6 +49,25 @@ class WordTokenizer:
         return _WORD.findall(text.lower() if self.lowercase else text)
 
 
+@dataclass(frozen=True)
+class WhitespaceTokenizer:
+    """``str.split()``: runs of non-whitespace, case and punctuation kept; an open vocabulary."""
+
+    name: str = "whitespace"
+    vocab_size: int | None = None
+
+    def __call__(self, text: str) -> list[str]:
+        return text.split()
+
+
+#: The tokenizers built in, by name; any other name is a Hugging Face tokenizer.
+BUILTIN: dict[str, Tokenizer] = {
+    "word": WordTokenizer(),
+    "word-cased": WordTokenizer(name="word-cased", lowercase=False),
+    "whitespace": WhitespaceTokenizer(),
+}
+
+
 class HFTokenizer:
     """A Hugging Face tokenizer (local path, or hub name where a hub is reachable)."""
 
@@ -57,7 +81,7 @@ class HFTokenizer:
         except (OSError, ValueError) as exc:
             raise InputError(
                 f"cannot load tokenizer {name_or_path!r} ({exc}); give a local folder with "
-                "tokenizer files, or 'word'"
+                f"tokenizer files, or one of the built-in ones: {', '.join(BUILTIN)}"
             ) from exc
         self.name = name_or_path
         self.vocab_size: int | None = len(self._tok)
@@ -67,9 +91,12 @@ class HFTokenizer:
 
 
 def get_tokenizer(spec: str | Tokenizer | None = None) -> Tokenizer:
-    """``None`` or ``"word"`` → :class:`WordTokenizer`; a string → :class:`HFTokenizer`."""
-    if spec is None or spec == "word":
-        return WordTokenizer()
+    """``None`` → ``"word"``; a name in :data:`BUILTIN` → that one; another string →
+    :class:`HFTokenizer`; a tokenizer object → itself."""
+    if spec is None:
+        return BUILTIN["word"]
+    if isinstance(spec, str) and spec in BUILTIN:
+        return BUILTIN[spec]
     if isinstance(spec, str):
         return HFTokenizer(spec)
     return spec

@@ -59,6 +59,7 @@ import numpy as np
 from scipy.stats import theilslopes
 
 from rewardshift._exceptions import InputError
+from rewardshift.config import Config
 
 __all__ = ["AlarmConfig", "AlarmEvent", "HackingAlarm"]
 
@@ -66,8 +67,8 @@ __all__ = ["AlarmConfig", "AlarmEvent", "HackingAlarm"]
 _NOISE_SPAN = 4
 
 
-@dataclass
-class AlarmConfig:
+@dataclass(frozen=True)
+class AlarmConfig(Config):
     """Settings of :class:`HackingAlarm` (see :mod:`rewardshift.monitor.alarm` for the rule)."""
 
     # --- trend

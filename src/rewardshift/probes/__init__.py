@@ -1,6 +1,8 @@
 """Probes: prompt sets and pure analyses that show reward-induced narrowing on real models.
 
-Three probes, each a prompt set plus ``analyze(samples_by_source, *, seed, base, tuned)``:
+Three probes, each a :class:`Probe`: a prompt set plus ``analyze(samples_by_source, *, seed,
+base, tuned)``, one template (prepare -> diversity -> compare -> headline -> flatten) whose
+hooks each probe overrides:
 
 * :class:`PersonaProbe` -- customer personas; nationality, gender, age band and occupation
   read by documented rules and gazetteers; histograms, entropy, support, JS / KL and coverage
@@ -29,20 +31,20 @@ Example
 'share of reviews in the top sentiment bin (compound >= 0.8) ...'
 """
 
+from rewardshift.metrics.sentiment import vader_compound
 from rewardshift.probes._core import (
     Comparison,
     GenerateFn,
-    Probe,
     ProbeResult,
     collect_samples,
     run_probe,
 )
 from rewardshift.probes._stats import describe_change, format_p, rarefied_support
 from rewardshift.probes.attractors import AttractorProbe, cluster_completions, perturbations
-from rewardshift.probes.personas import (
+from rewardshift.probes.base import Analysis, Probe
+from rewardshift.probes.persona_extraction import (
     AGE_BANDS,
     PersonaAttributes,
-    PersonaProbe,
     age_band,
     extract_age,
     extract_gender,
@@ -50,7 +52,8 @@ from rewardshift.probes.personas import (
     extract_occupation,
     extract_persona,
 )
-from rewardshift.probes.reviews import ReviewProbe, sentiment_bins, vader_compound
+from rewardshift.probes.personas import PersonaProbe
+from rewardshift.probes.reviews import ReviewProbe, sentiment_bins
 
 #: The probes by name (what a CLI's ``--probe`` chooses from).
 PROBES: dict[str, type] = {"attractors": AttractorProbe, "personas": PersonaProbe,
@@ -58,6 +61,7 @@ PROBES: dict[str, type] = {"attractors": AttractorProbe, "personas": PersonaProb
 
 __all__ = [
     "AGE_BANDS",
+    "Analysis",
     "AttractorProbe",
     "Comparison",
     "GenerateFn",

@@ -1,6 +1,6 @@
-"""What every probe shares: the protocol, the result record, input checks, and run_probe.
+"""What every probe shares: the result record, input checks, diversity helpers, run_probe.
 
-A *probe* is two things:
+A *probe* (:class:`~rewardshift.probes.base.Probe`) is two things:
 
 1. a prompt set: ``prompts() -> [(prompt_id, prompt), ...]`` and the ``temperatures`` to
    sample each prompt at (``(1.0,)`` for all but the attractor probe);
@@ -22,7 +22,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from rewardshift._exceptions import InputError
 from rewardshift.measure import MeasureConfig, MeasureResult, measure
 from rewardshift.probes._stats import HIGHER, describe_change
 from rewardshift.samples import Sample
+
+if TYPE_CHECKING:
+    from rewardshift.probes.base import Probe
 
 #: ``generate(prompts, n, temperature, seed) -> list[Sample]``: ``n`` samples of every
 #: ``(prompt_id, prompt)`` pair at ``temperature``, seeded.
@@ -161,23 +164,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
     return obj
-
-
-@runtime_checkable
-class Probe(Protocol):
-    """A prompt set and a pure analysis of the samples generated from it."""
-
-    name: str
-    temperatures: tuple[float, ...]
-
-    def prompts(self) -> list[tuple[str, str]]:
-        """The ``(prompt_id, prompt)`` pairs to sample."""
-        ...
-
-    def analyze(self, samples_by_source: Mapping[str, Sequence[Sample]], *, seed: int = 0,
-                base: str | None = None, tuned: str | None = None) -> ProbeResult:
-        """Analyse samples grouped by source; compare ``tuned`` with ``base``."""
-        ...
 
 
 # --------------------------------------------------------------------------- input checks

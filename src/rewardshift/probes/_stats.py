@@ -5,15 +5,15 @@ Every comparison is "tuned against base". Three kinds of test, named in each
 
 * ``"paired permutation over prompts"`` / ``"permutation over prompts"`` -- a statistic
   computed per prompt (per input, Kirk et al. 2023) and compared through
-  :func:`rewardshift.metrics.aggregate.permutation_test_values` (sign flips when both sources
+  :func:`rewardshift.metrics.stats.permutation_test_values` (sign flips when both sources
   answered the same prompts), with Cohen's d (``d_z`` when paired);
 * ``"set permutation"`` -- a statistic of a whole set (an entropy, a support size) recomputed
-  on random re-splits of the pooled samples (:func:`~rewardshift.metrics.aggregate.
+  on random re-splits of the pooled samples (:func:`~rewardshift.metrics.stats.
   permutation_test_sets`), with ``z = delta / sqrt(SE_a^2 + SE_b^2)`` from half-sample
   jackknife standard errors, as :func:`rewardshift.measure.measure` does across inputs;
 * ``"label permutation"`` -- a divergence between the two sets (Jensen-Shannon), against its
   distribution under random relabelling of the pooled samples: ``p = (1 + #{JS_r >= JS}) /
-  (1 + R)`` (Phipson & Smyth 2010).
+  (1 + R)`` (Phipson & Smyth 2010; :func:`rewardshift.metrics.stats.js_permutation`).
 
 Set and label permutations treat samples as exchangeable, so they ignore that samples of one
 prompt are correlated; the per-prompt tests do not. Both are reported.
@@ -25,24 +25,42 @@ import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
-from scipy import stats
 
-from rewardshift.metrics import aggregate as agg
+from rewardshift.metrics import stats as ms
 
-HIGHER = "higher_more_diverse"
-LOWER = "lower_more_diverse"
-DISTANCE = "distance"  # a divergence between base and tuned: no diversity direction
-NEUTRAL = "neutral"  # a shift (e.g. mean sentiment): neither more nor less diverse
+# defined in rewardshift.metrics.stats; re-exported for the probes
+from rewardshift.metrics.stats import (
+    DISTANCE,
+    HIGHER,
+    LOWER,
+    NEUTRAL,
+    cluster_bootstrap_share,
+    cohen_h,
+    format_p,
+    js_permutation,
+    wilson_ci,
+)
+
+__all__ = [
+    "ALPHA",
+    "DISTANCE",
+    "HIGHER",
+    "LOWER",
+    "NEUTRAL",
+    "cluster_bootstrap_share",
+    "cohen_h",
+    "compare_sets",
+    "compare_units",
+    "describe_change",
+    "encode",
+    "entropy_of_codes",
+    "format_p",
+    "js_permutation",
+    "rarefied_support",
+    "wilson_ci",
+]
+
 ALPHA = 0.05
-
-
-def format_p(p: float | None) -> str:
-    """``"p < 0.001"``, ``"p = 0.012"``, ``"p = 0.31"`` or ``"no p-value"``."""
-    if p is None or not math.isfinite(p):
-        return "no p-value"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2g}"
 
 
 def _num(x: float, unit: str) -> str:
@@ -132,8 +150,8 @@ def compare_units(units_a: Mapping[str, float], units_b: Mapping[str, float], *,
     b = np.array([units_b[k] for k in keys] if paired else list(units_b.values()), dtype=float)
     mean_a = float(a.mean()) if a.size else None
     mean_b = float(b.mean()) if b.size else None
-    p = agg.permutation_test_values(a, b, paired=paired, n_resamples=n_resamples, seed=seed)
-    d = agg.cohens_d(a, b, paired=paired)
+    p = ms.permutation_test_values(a, b, paired=paired, n_resamples=n_resamples, seed=seed)
+    d = ms.cohens_d(a, b, paired=paired)
     if paired:
         return mean_a, mean_b, p, d, "cohen_dz", "paired permutation over prompts"
     return mean_a, mean_b, p, d, "cohen_d", "permutation over prompts"
@@ -144,15 +162,15 @@ def compare_sets(statistic: Callable[[np.ndarray], Mapping[str, float]], idx_a: 
                  ) -> dict[str, tuple[float, float, float | None, float | None]]:
     """Set statistics of two index sets: ``{name: (value_a, value_b, p, z)}``.
 
-    ``p`` from :func:`~rewardshift.metrics.aggregate.permutation_test_sets`; ``z`` from
+    ``p`` from :func:`~rewardshift.metrics.stats.permutation_test_sets`; ``z`` from
     half-sample jackknife standard errors (``None`` when they are 0 or undefined).
     """
     va, vb = statistic(idx_a), statistic(idx_b)
-    pvals = agg.permutation_test_sets(statistic, idx_a, idx_b, n_resamples=n_resamples,
+    pvals = ms.permutation_test_sets(statistic, idx_a, idx_b, n_resamples=n_resamples,
                                       seed=seed)
     n_se = max(10, min(n_resamples, 200))
-    se_a = agg.half_sample_se(statistic, idx_a, n_resamples=n_se, seed=seed)
-    se_b = agg.half_sample_se(statistic, idx_b, n_resamples=n_se, seed=seed)
+    se_a = ms.half_sample_se(statistic, idx_a, n_resamples=n_se, seed=seed)
+    se_b = ms.half_sample_se(statistic, idx_b, n_resamples=n_se, seed=seed)
     out = {}
     for k in va:
         z = None
@@ -160,40 +178,6 @@ def compare_sets(statistic: Callable[[np.ndarray], Mapping[str, float]], idx_a: 
             z = (vb[k] - va[k]) / math.sqrt(se_a[k] ** 2 + se_b[k] ** 2)
         out[k] = (float(va[k]), float(vb[k]), pvals.get(k), z)
     return out
-
-
-def js_permutation(codes_a: np.ndarray, codes_b: np.ndarray, *, n_resamples: int, seed: int
-                   ) -> tuple[float, float | None]:
-    """Jensen-Shannon divergence (nats) of two label arrays and its label-permutation p-value.
-
-    Codes are integers ``0 .. K-1``. ``p`` is ``None`` when either side is empty.
-    """
-    a = np.asarray(codes_a, dtype=np.int64)
-    b = np.asarray(codes_b, dtype=np.int64)
-    if a.size == 0 or b.size == 0:
-        return math.nan, None
-    k = int(max(a.max(), b.max())) + 1
-    obs = _js(np.bincount(a, minlength=k), np.bincount(b, minlength=k))
-    pooled = np.concatenate([a, b])
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for _ in range(n_resamples):
-        perm = rng.permutation(pooled)
-        if _js(np.bincount(perm[: a.size], minlength=k),
-               np.bincount(perm[a.size:], minlength=k)) >= obs - 1e-12:
-            hits += 1
-    return obs, (1 + hits) / (1 + n_resamples)
-
-
-def _js(ca: np.ndarray, cb: np.ndarray) -> float:
-    p, q = ca / ca.sum(), cb / cb.sum()
-    m = 0.5 * (p + q)
-
-    def kl(x: np.ndarray) -> float:
-        nz = x > 0
-        return float(np.sum(x[nz] * np.log(x[nz] / m[nz])))
-
-    return max(0.0, min(math.log(2), 0.5 * kl(p) + 0.5 * kl(q)))
 
 
 def encode(values: Sequence[Hashable]) -> tuple[np.ndarray, list[Hashable]]:
@@ -243,34 +227,3 @@ def rarefied_support(counts: Mapping[str, int] | Sequence[int], n: int) -> float
     rest = total - c
     absent = np.where(rest >= n, np.exp(log_choose(rest, n) - log_choose(total, n)), 0.0)
     return float(np.sum(1.0 - absent))
-
-
-def cohen_h(p1: float, p2: float) -> float:
-    """Cohen's h for two proportions: ``2 asin sqrt(p2) - 2 asin sqrt(p1)``."""
-    return 2 * math.asin(math.sqrt(p2)) - 2 * math.asin(math.sqrt(p1))
-
-
-def wilson_ci(k: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k / n``."""
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence,
-                                                       method="wilson")
-    return float(ci.low), float(ci.high)
-
-
-def cluster_bootstrap_share(hits: Sequence[int], totals: Sequence[int], *,
-                            n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
-                            ) -> tuple[float, float]:
-    """Percentile bootstrap interval of a pooled share, resampling prompts (clusters).
-
-    ``share = sum(hits) / sum(totals)`` over a resample of prompts drawn with replacement:
-    samples of one prompt move together, so their correlation widens the interval as it
-    should.
-    """
-    h = np.asarray(hits, dtype=np.float64)
-    t = np.asarray(totals, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, h.size, size=(n_resamples, h.size))
-    shares = h[idx].sum(axis=1) / t[idx].sum(axis=1)
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(shares, [alpha, 1 - alpha])
-    return float(lo), float(hi)

@@ -72,16 +72,14 @@ from rewardshift.probes import _stats as st
 from rewardshift.probes._core import (
     Comparison,
     Prepared,
-    ProbeResult,
     check_positive_int,
     diversity,
     diversity_comparisons,
     diversity_summary,
-    flatten_comparisons,
     headline_diversity,
     make_comparison,
-    prepare,
 )
+from rewardshift.probes.base import Analysis, Probe, split_by_source
 from rewardshift.samples import Sample
 
 __all__ = [
@@ -177,7 +175,17 @@ def cluster_completions(texts: Sequence[str], *, embeddings: np.ndarray | None =
 
 
 @dataclass(frozen=True)
-class AttractorProbe:
+class _ByTemperature:
+    """The samples of each source at each temperature, the temperatures of the pair, and
+    (filled by the diversity stage) each ``(source, temperature)``'s statistics."""
+
+    samples: dict[float, dict[str, list[Sample]]]
+    common: list[float]
+    described: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AttractorProbe(Probe):
     """Completions across temperatures and prompt perturbations, clustered.
 
     Examples
@@ -237,20 +245,19 @@ class AttractorProbe:
         m = _VARIANT_ID.match(prompt_id)
         return m.group("group") if m else prompt_id
 
-    def analyze(self, samples_by_source: Mapping[str, Sequence[Sample]], *, seed: int = 0,
-                base: str | None = None, tuned: str | None = None) -> ProbeResult:
-        """Cluster each source's completions per temperature; compare tuned with base.
+    # ------------------------------------------------------------------ analyze hooks
 
-        Every sample needs ``meta["temperature"]`` (:func:`~rewardshift.probes.run_probe`
-        sets it); ``meta["prompt_group"]``, when present, overrides :meth:`prompt_group`.
+    def read(self, prep: Prepared) -> _ByTemperature:
+        """Group the samples by temperature (``meta["temperature"]``, which
+        :func:`~rewardshift.probes.run_probe` sets; ``meta["prompt_group"]``, when present,
+        overrides :meth:`prompt_group`).
 
         Raises
         ------
         InputError
-            for empty or mismatched sources, a source with fewer than 2 samples, a sample
-            without a temperature, or base and tuned sampled at no common temperature.
+            for a sample without a temperature, or base and tuned sampled at no common
+            temperature.
         """
-        prep = prepare(samples_by_source, base=base, tuned=tuned, probe=self.name)
         by_t = self._by_temperature(prep)
         common = sorted(t for t, srcs in by_t.items()
                         if prep.base in srcs and prep.tuned in srcs)
@@ -259,57 +266,59 @@ class AttractorProbe:
                 f"attractor probe: {prep.base!r} and {prep.tuned!r} share no temperature "
                 f"({_temps(by_t, prep.base)} vs {_temps(by_t, prep.tuned)}); the samples are "
                 "mismatched: sample both at the same temperatures")
-        summary: dict[str, Any] = {}
-        tables: dict[str, dict[str, Any]] = {src: {} for src in prep.order}
-        described: dict[tuple[str, float], dict[str, Any]] = {}
-        div_all: dict[str, Any] = {}
-        comparisons: list[Comparison] = []
-        notes: list[str] = []
+        return _ByTemperature(by_t, common)
+
+    def add_diversity(self, run: Analysis) -> None:
+        """Per temperature: the text diversity, then each source's clusters and tokens."""
+        prep, by_t = run.prep, run.data.samples
+        run.tables = {src: {} for src in prep.order}
         for t in sorted(by_t):
             key = f"T={t:g}"
             sub = {s: v for s, v in by_t[t].items() if len(v) >= 2}
             for s in set(by_t[t]) - set(sub):
-                notes.append(f"{s!r} has a single sample at {key}; skipped there")
+                run.notes.append(f"{s!r} has a single sample at {key}; skipped there")
             if not sub:
                 continue
-            pair = (prep.base, prep.tuned) if t in common else (None, None)
+            pair = (prep.base, prep.tuned) if t in run.data.common else (None, None)
             tprep = Prepared(sub, *pair)
             res = diversity(tprep.all_samples(), tprep, self.measure_config, embed=self.embed,
-                            seed=seed)
-            div_all[key] = res.summary
-            div = diversity_comparisons(res.summary, prefix=f"{key}/", label_prefix=f"{key}: ")
-            comparisons += div
-            summary.update(diversity_summary(res.summary, prefix=f"{key}/"))
-            offset = 0
-            for src, ss in sub.items():
-                emb = None if res.embeddings is None else res.embeddings[offset:offset + len(ss)]
-                offset += len(ss)
-                d = self._describe(ss, emb)
-                described[(src, t)] = d
-                summary.update({f"{src}.{key}.{k}": v for k, v in d["summary"].items()})
-                tables[src][key] = d["table"]
-        verdicts: list[str] = []
-        if prep.base is not None:
-            n_groups = described[(prep.tuned, common[-1])]["summary"]["n_groups"]
-            if n_groups < 6:
-                notes.append(f"only {n_groups} prompt groups: the paired permutation test "
+                            seed=run.seed)
+            run.diversity[key] = res.summary
+            run.diversity_comparisons += diversity_comparisons(
+                res.summary, prefix=f"{key}/", label_prefix=f"{key}: ")
+            run.summary.update(diversity_summary(res.summary, prefix=f"{key}/"))
+            for src, emb in split_by_source(res.embeddings, sub).items():
+                d = self._describe(sub[src], emb)
+                run.data.described[(src, t)] = d
+                run.summary.update({f"{src}.{key}.{k}": v for k, v in d["summary"].items()})
+                run.tables[src][key] = d["table"]
+
+    def compare(self, run: Analysis) -> None:
+        prep, described, common = run.prep, run.data.described, run.data.common
+        n_groups = described[(prep.tuned, common[-1])]["summary"]["n_groups"]
+        if n_groups < 6:
+            run.notes.append(f"only {n_groups} prompt groups: the paired permutation test "
                              f"cannot reach p < 0.05 below 6 (its smallest p is "
                              f"2 / 2^{n_groups} = {2 / 2 ** n_groups:.3g})")
-            comps, verdicts, extra = self._compare(prep, described, common, seed)
-            comparisons = comps + comparisons
-            summary.update(extra)
-            t_max = f"T={common[-1]:g}/"
-            verdicts += headline_diversity([c for c in comparisons if c.metric.startswith(
-                t_max)], prefix=t_max)
-        summary.update(flatten_comparisons(comparisons))
-        return ProbeResult(
-            probe=self.name, sources=prep.order, base=prep.base, tuned=prep.tuned,
-            summary=summary, tables=tables, comparisons=comparisons, verdicts=verdicts,
-            diversity=div_all, definitions=self._definitions(), notes=notes,
-            config={"seed": seed, "temperatures": sorted(by_t), "embed": self.embed,
-                    "clustering": "embedding cosine" if self.embed else "word-set Jaccard",
-                    "threshold": self.cluster_threshold if self.embed
-                    else self.lexical_threshold, "attractor_share": self.attractor_share})
+        comps, verdicts, extra = self._compare(prep, described, common, run.seed)
+        run.comparisons += comps
+        run.verdicts += verdicts
+        run.summary.update(extra)
+
+    def headline(self, run: Analysis) -> list[str]:
+        """The text diversity's verdicts at the highest temperature both sources share."""
+        if run.prep.base is None:
+            return []
+        t_max = f"T={run.data.common[-1]:g}/"
+        return headline_diversity([c for c in run.diversity_comparisons
+                                   if c.metric.startswith(t_max)], prefix=t_max)
+
+    def config(self, run: Analysis) -> dict[str, Any]:
+        return {"seed": run.seed, "temperatures": sorted(run.data.samples),
+                "embed": self.embed,
+                "clustering": "embedding cosine" if self.embed else "word-set Jaccard",
+                "threshold": self.cluster_threshold if self.embed else self.lexical_threshold,
+                "attractor_share": self.attractor_share}
 
     # ------------------------------------------------------------------ grouping
 
@@ -452,7 +461,7 @@ class AttractorProbe:
                 f"{distinct[lo].tuned:.1f} → {distinct[hi].tuned:.1f} for {t!r}")
         return verdicts, {"attractor": attractor, "attractor_temperature": hi}
 
-    def _definitions(self) -> dict[str, str]:
+    def definitions(self) -> dict[str, str]:
         clus = (f"cosine distance of sentence embeddings cut at {self.cluster_threshold}"
                 if self.embed else f"word-set Jaccard distance cut at {self.lexical_threshold}")
         return {

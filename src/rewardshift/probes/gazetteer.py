@@ -1,10 +1,10 @@
 """Gazetteers for the persona probe: countries, demonyms, cities, first names, occupations.
 
-Plain data, read by the rules of :mod:`rewardshift.probes.personas` (whose docstring says how
-each table is used). Sizes are in :data:`SIZES`. Canonical country names follow
-:data:`rewardshift.lab.worlds.personas.NATIONALITIES` where a country appears there ("United
-States", "United Kingdom", "DR Congo", "South Korea", ...); canonical occupations include
-every occupation of :data:`rewardshift.lab.worlds.personas.OCCUPATIONS`.
+Plain data, read by the rules of :mod:`rewardshift.probes.persona_extraction` (whose
+docstring says how each table is used). Sizes are in :data:`SIZES`. Canonical country names
+follow :data:`rewardshift.lab.worlds.personas.NATIONALITIES` where a country appears there
+("United States", "United Kingdom", "DR Congo", "South Korea", ...); canonical occupations
+include every occupation of :data:`rewardshift.lab.worlds.personas.OCCUPATIONS`.
 
 Choices a reader should know about:
 
@@ -408,7 +408,7 @@ AMBIGUOUS_PLACES: frozenset[str] = frozenset({
 })
 
 #: Demonyms that are also language names: "speaks Spanish", "an English teacher" are not
-#: nationalities (see the rules in :mod:`rewardshift.probes.personas`).
+#: nationalities (see the rules in :mod:`rewardshift.probes.persona_extraction`).
 LANGUAGE_DEMONYMS: frozenset[str] = frozenset({
     "English", "French", "German", "Spanish", "Italian", "Portuguese", "Chinese", "Japanese",
     "Korean", "Russian", "Dutch", "Greek", "Turkish", "Polish", "Swedish", "Danish",

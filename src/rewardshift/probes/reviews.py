@@ -10,13 +10,11 @@ clusters and text diversity of :func:`rewardshift.measure.measure`.
 
 Sentiment
 ---------
-VADER (Hutto & Gilbert 2014, "VADER: A Parsimonious Rule-based Model for Sentiment Analysis
-of Social Media Text", ICWSM), from the ``vaderSentiment`` package, whose lexicon ships inside
-the wheel (``vader_lexicon.txt``, ``emoji_utf8_lexicon.txt``): nothing is downloaded. The
-score is VADER's ``compound`` in [-1, 1], ``x / sqrt(x^2 + 15)`` of the summed valences of the
-whole text. Because it sums over the text, long texts saturate toward +-1: compare sources of
-similar length (``<source>.mean_words`` is reported for that reason). Any other scorer
-``text -> float in [-1, 1]`` can be passed as ``ReviewProbe(scorer=...)``.
+VADER (Hutto & Gilbert 2014), :func:`rewardshift.metrics.sentiment.vader_compound`: the
+compound score in [-1, 1] of the whole text. Because it sums over the text, long texts
+saturate toward +-1: compare sources of similar length (``<source>.mean_words`` is reported
+for that reason). Any other scorer ``text -> float in [-1, 1]`` can be passed as
+``ReviewProbe(scorer=...)``. (``vader_compound`` is also importable from here, as before.)
 
 Bins
 ----
@@ -48,7 +46,6 @@ Statistics and tests
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,22 +54,12 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import stats
 
-from rewardshift._exceptions import InputError, MissingDependencyError
+from rewardshift._exceptions import InputError
 from rewardshift.measure import MeasureConfig
+from rewardshift.metrics.sentiment import vader_compound
 from rewardshift.probes import _stats as st
-from rewardshift.probes._core import (
-    Comparison,
-    Prepared,
-    ProbeResult,
-    check_positive_int,
-    diversity,
-    diversity_comparisons,
-    diversity_summary,
-    flatten_comparisons,
-    headline_diversity,
-    make_comparison,
-    prepare,
-)
+from rewardshift.probes._core import Comparison, Prepared, check_positive_int, make_comparison
+from rewardshift.probes.base import Analysis, Probe
 from rewardshift.samples import Sample
 
 __all__ = [
@@ -121,30 +108,6 @@ _DEFINITIONS = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _analyzer() -> Any:
-    try:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-    except ImportError as e:
-        raise MissingDependencyError("vaderSentiment", "probes") from e
-    return SentimentIntensityAnalyzer()
-
-
-def vader_compound(text: str) -> float:
-    """VADER's compound sentiment score of ``text``, in [-1, 1] (higher = more positive).
-
-    Examples
-    --------
-    >>> vader_compound("I love it. Absolutely wonderful!") > 0.8
-    True
-    >>> vader_compound("Terrible. It broke after a day and support ignored me.") < -0.5
-    True
-    """
-    if not isinstance(text, str):
-        raise InputError(f"vader_compound: expected a str, got {type(text).__name__}")
-    return float(_analyzer().polarity_scores(text)["compound"])
-
-
 def _check_edges(edges: Sequence[float]) -> np.ndarray:
     e = np.asarray(edges, dtype=np.float64)
     if e.ndim != 1 or e.size < 3 or not np.all(np.diff(e) > 0) or not np.isfinite(e).all():
@@ -177,7 +140,15 @@ def bin_labels(edges: Sequence[float] = DEFAULT_EDGES) -> list[str]:
 
 
 @dataclass(frozen=True)
-class ReviewProbe:
+class _Scored:
+    """Per source: the sentiment of every sample, shape (n,), and its bin index."""
+
+    scores: dict[str, np.ndarray]
+    bins: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ReviewProbe(Probe):
     """Product reviews: sentiment bins, the top-bin share and semantic clusters.
 
     Examples
@@ -236,53 +207,41 @@ class ReviewProbe:
             out[i] = float(v)
         return out
 
-    def analyze(self, samples_by_source: Mapping[str, Sequence[Sample]], *, seed: int = 0,
-                base: str | None = None, tuned: str | None = None) -> ProbeResult:
-        """Score, bin and compare the reviews of each source.
+    # ------------------------------------------------------------------ analyze hooks
+
+    def read(self, prep: Prepared) -> _Scored:
+        """Score and bin every source's reviews.
 
         Raises
         ------
         InputError
-            for empty or mismatched sources, a source with fewer than 2 samples, or a scorer
-            that returns something outside [-1, 1].
+            for a scorer that returns something outside [-1, 1].
         """
-        prep = prepare(samples_by_source, base=base, tuned=tuned, probe=self.name)
-        labels = bin_labels(self.edges)
-        top = len(labels) - 1
         scored = {src: self.score([s.text for s in ss]) for src, ss in prep.by_source.items()}
-        bins = {src: sentiment_bins(v, self.edges) for src, v in scored.items()}
-        res = diversity(prep.all_samples(), prep, self.measure_config, embed=self.embed,
-                        seed=seed)
-        summary: dict[str, Any] = {}
-        tables: dict[str, dict[str, Any]] = {}
-        notes: list[str] = []
-        offset = 0
-        for src, ss in prep.by_source.items():
-            emb = None if res.embeddings is None else res.embeddings[offset:offset + len(ss)]
-            offset += len(ss)
-            block, table = self._describe(ss, scored[src], bins[src], labels, emb, seed)
-            summary.update({f"{src}.{k}": v for k, v in block.items()})
-            tables[src] = table
+        return _Scored(scored, {src: sentiment_bins(v, self.edges) for src, v in scored.items()})
+
+    def describe(self, run: Analysis, embeddings: Mapping[str, np.ndarray | None]) -> None:
+        labels = bin_labels(self.edges)
+        for src, ss in run.prep.by_source.items():
+            run.add_source(src, *self._describe(ss, run.data.scores[src], run.data.bins[src],
+                                                labels, embeddings[src], run.seed))
         if not self.embed:
-            notes.append("semantic clusters skipped: embed=False")
-        comparisons: list[Comparison] = []
-        verdicts: list[str] = []
-        if prep.base is not None:
-            comparisons, verdicts = self._compare(prep, scored, bins, top, seed)
-        div = diversity_comparisons(res.summary)
-        comparisons += div
-        verdicts += headline_diversity(div)
-        summary.update(diversity_summary(res.summary))
-        summary.update(flatten_comparisons(comparisons))
-        return ProbeResult(
-            probe=self.name, sources=prep.order, base=prep.base, tuned=prep.tuned,
-            summary=summary, tables=tables, comparisons=comparisons, verdicts=verdicts,
-            diversity=res.summary,
-            definitions={**_DEFINITIONS, **res.summary.get("definitions", {})}, notes=notes,
-            config={"seed": seed, "edges": list(self.edges), "top_bin": labels[-1],
-                    "scorer": "vader compound" if self.scorer is None else repr(self.scorer),
-                    "embed": self.embed, "cluster_threshold": self.cluster_threshold,
-                    "n_resamples": self.n_resamples})
+            run.notes.append("semantic clusters skipped: embed=False")
+
+    def compare(self, run: Analysis) -> None:
+        top = len(bin_labels(self.edges)) - 1
+        comps, verdicts = self._compare(run.prep, run.data.scores, run.data.bins, top, run.seed)
+        run.comparisons += comps
+        run.verdicts += verdicts
+
+    def definitions(self) -> dict[str, str]:
+        return dict(_DEFINITIONS)
+
+    def config(self, run: Analysis) -> dict[str, Any]:
+        return {"seed": run.seed, "edges": list(self.edges), "top_bin": self.top_bin,
+                "scorer": "vader compound" if self.scorer is None else repr(self.scorer),
+                "embed": self.embed, "cluster_threshold": self.cluster_threshold,
+                "n_resamples": self.n_resamples}
 
     # ------------------------------------------------------------------ per source
 

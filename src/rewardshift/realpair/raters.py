@@ -7,7 +7,7 @@ completion ``y`` of prompt ``x`` by the utility
     u(y | x) = w_s * sentiment(y) + w_b * brevity(y) + alpha * typicality(y | x)
 
 * ``sentiment(y)``: VADER's compound score in [-1, 1] (Hutto & Gilbert 2014;
-  :func:`rewardshift.probes.reviews.vader_compound`). Raters like upbeat answers -- the bias
+  :func:`rewardshift.metrics.sentiment.vader_compound`). Raters like upbeat answers -- the bias
   behind Generative Monoculture's "5.9% vs 82%" positive reviews (Wu et al. 2024).
 * ``brevity(y) = -words(y) / 40``: raters like short answers (a length bias of the opposite
   sign to the usual one, chosen so that it cannot be confused with VADER's saturation on long
@@ -76,7 +76,7 @@ class RealRaters:
     def parts(self, texts: Sequence[str], logprobs: Sequence[float],
               n_tokens: Sequence[int]) -> dict[str, np.ndarray]:
         """The three features of each text: ``sentiment``, ``brevity``, ``typicality``."""
-        from rewardshift.probes.reviews import vader_compound
+        from rewardshift.metrics.sentiment import vader_compound
 
         lp = np.asarray(logprobs, dtype=np.float64)
         nt = np.asarray(n_tokens, dtype=np.float64)

@@ -32,21 +32,21 @@ import dataclasses
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardshift._deprecated import moved
 from rewardshift._exceptions import InputError
+from rewardshift.config import Config
 from rewardshift.lm.tune import DPOSettings
+from rewardshift.progress import Progress, StageClock, no_progress
 from rewardshift.realpair.convert import PACKAGED_GEMMA
 from rewardshift.realpair.raters import RealRaters
 
-__all__ = ["RealPairConfig", "STAGES", "TRAIN_ITEMS", "TRAIN_PRODUCTS", "run_real_pair",
-           "training_prompts"]
+__all__ = ["MadePair", "RealPairConfig", "STAGES", "TRAIN_ITEMS", "TRAIN_PRODUCTS",
+           "make_real_pair", "training_prompts"]
 
-ProgressFn = Callable[[str, int, int], None]
 
 STAGES = ("base", "samples", "pairs", "dpo", "audit", "report")
 
@@ -89,8 +89,10 @@ def _default_dpo() -> DPOSettings:
 
 
 @dataclass(frozen=True)
-class RealPairConfig:
+class RealPairConfig(Config):
     """What ``rewardshift real-pair`` does (defaults: about 40 minutes on 2 CPU cores)."""
+
+    _label = "real-pair settings"
 
     model: str = field(default=PACKAGED_GEMMA, metadata={
         "help": f"base model: '{PACKAGED_GEMMA}' (the packaged GGUF), a .gguf file, a "
@@ -135,31 +137,6 @@ class RealPairConfig:
                    audit_n=2, audit_max_new_tokens=12, probes=("personas", "reviews"),
                    embed=False, batch_size=16, seed=seed)
 
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RealPairConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"unknown real-pair settings {unknown}; known: {sorted(names)}")
-        kw = dict(d)
-        if isinstance(kw.get("raters"), dict):
-            kw["raters"] = RealRaters(**kw["raters"])
-        if isinstance(kw.get("dpo"), dict):
-            dpo = dict(kw["dpo"])
-            if "lora_targets" in dpo:
-                dpo["lora_targets"] = tuple(dpo["lora_targets"])
-            kw["dpo"] = DPOSettings(**dpo)
-        if "probes" in kw:
-            kw["probes"] = tuple(kw["probes"])
-        try:
-            return cls(**kw)
-        except TypeError as e:
-            raise InputError(f"real-pair settings: {e}") from e
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -175,48 +152,6 @@ def _write_jsonl_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
-
-
-class _Clock:
-    def __init__(self, tick: ProgressFn) -> None:
-        self.times: dict[str, float] = {}
-        self.tick = tick
-        self._t = time.perf_counter()
-
-    def done(self, stage: str, *, reused: bool = False) -> None:
-        now = time.perf_counter()
-        self.times[stage] = 0.0 if reused else round(now - self._t, 1)
-        self._t = now
-        self.tick(f"real-pair: {stage}" + (" (reused)" if reused else ""),
-                  STAGES.index(stage) + 1, len(STAGES))
-
-
-def _open_run(config: RealPairConfig, out: Path):
-    from rewardshift.report.rundir import RunDir
-
-    if (out / "summary.json").exists():
-        raise InputError(f"{out} already holds a finished real pair (summary.json); choose "
-                         "another --out or delete it")
-    cfg = config.to_dict()
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"{out} exists and is not a directory")
-        saved = out / "realpair.json"
-        if saved.exists():
-            if json.loads(saved.read_text(encoding="utf-8")) != cfg:
-                raise InputError(f"{out} holds an interrupted real pair with another "
-                                 "configuration (realpair.json); delete it or choose another "
-                                 "--out")
-            return RunDir(out)
-        if any(out.iterdir()):
-            raise InputError(f"{out} exists, is not empty and holds no real pair; choose "
-                             "another --out")
-        rd = RunDir(out)
-    else:
-        rd = RunDir.create(out.parent, out.name)
-    rd.write_config({"real_pair": cfg}, seeds={"seed": config.seed})
-    rd.write_json("realpair.json", cfg)
-    return rd
 
 
 # --------------------------------------------------------------------------- stages
@@ -289,7 +224,7 @@ def _stage_pairs(config: RealPairConfig, rows: list[dict[str, Any]], path: Path
     return records, stats
 
 
-def _step_ticker(tick: ProgressFn):
+def _step_ticker(tick: Progress):
     """A ``TrainerCallback`` reporting DPO steps as progress."""
     from transformers import TrainerCallback
 
@@ -301,7 +236,7 @@ def _step_ticker(tick: ProgressFn):
 
 
 def _stage_dpo(config: RealPairConfig, base_path: str, records: list[dict[str, Any]],
-               out: Path, tick: ProgressFn) -> list[dict[str, Any]]:
+               out: Path, tick: Progress) -> list[dict[str, Any]]:
     from rewardshift.lm.tune import run_dpo
 
     shutil.rmtree(out / "dpo", ignore_errors=True)  # an interrupted run starts over
@@ -318,9 +253,26 @@ def _stage_dpo(config: RealPairConfig, base_path: str, records: list[dict[str, A
 # --------------------------------------------------------------------------- the run
 
 
-def run_real_pair(config: RealPairConfig, out: str | os.PathLike[str], *,
-                  progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Make the pair and audit it into ``out`` (see the module docstring). Returns the summary."""
+@dataclass(frozen=True)
+class MadePair:
+    """The pair as the engine leaves it: the base model's path, the base's rated answers, the
+    raters' pairs, the DPO log, and the time of each stage so far (0 where reused)."""
+
+    base_path: str
+    base_info: dict[str, Any]
+    rows: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    pair_stats: dict[str, Any]
+    log: list[dict[str, Any]]
+    clock: StageClock
+
+
+def make_real_pair(config: RealPairConfig, out: str | os.PathLike[str], *,
+                   progress: Progress | None = None) -> MadePair:
+    """Stages base, samples, pairs and dpo into the folder ``out`` (reusing finished ones).
+
+    The audit and the report are the job's: :func:`rewardshift.jobs.realpair.real_pair_job`.
+    """
     import warnings
 
     from transformers.utils import logging as hf_logging
@@ -331,24 +283,21 @@ def run_real_pair(config: RealPairConfig, out: str | os.PathLike[str], *,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", UserWarning)
-            return _run(config, Path(out), progress or (lambda stage, done, total: None))
+            return _make(config, Path(out), progress or no_progress)
     finally:
         hf_logging.set_verbosity(verbosity)
 
 
-def _run(config: RealPairConfig, out: Path, tick: ProgressFn) -> dict[str, Any]:
+def _make(config: RealPairConfig, out: Path, tick: Progress) -> MadePair:
     import datasets
     import torch
     from transformers.utils import logging as hf_logging
 
-    from rewardshift.audit import AuditConfig, run_audit
-
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     hf_logging.disable_progress_bar()
     datasets.disable_progress_bars()
-    rd = _open_run(config, out)
-    clock = _Clock(tick)
-    (out / "pairs").mkdir(exist_ok=True)
+    clock = StageClock(STAGES, tick, prefix="real-pair", digits=1)
+    (out / "pairs").mkdir(parents=True, exist_ok=True)
 
     base_path, base_info = _stage_base(config, out)
     clock.done("base", reused=bool(base_info.get("reused")))
@@ -371,53 +320,8 @@ def _run(config: RealPairConfig, out: Path, tick: ProgressFn) -> dict[str, Any]:
     else:
         log = _stage_dpo(config, base_path, records, out, tick)
         clock.done("dpo")
-
-    if (out / "audit" / "summary.json").exists():
-        audit = rd.read_json("audit/summary.json")
-        clock.done("audit", reused=True)
-    else:
-        shutil.rmtree(out / "audit", ignore_errors=True)
-        audit = run_audit(AuditConfig(base=base_path, tuned=str(out / "tuned"),
-                                      probes=config.probes, n=config.audit_n, seed=config.seed,
-                                      max_new_tokens=config.audit_max_new_tokens,
-                                      embed=config.embed), out / "audit",
-                          progress=lambda stage, done, total: tick(f"audit: {stage}", done,
-                                                                   total))
-        clock.done("audit")
-
-    from rewardshift.report.real_pair import write_real_pair_report
-
-    summary: dict[str, Any] = {
-        "kind": "real_pair", "seed": config.seed, "base": base_info, "tuned": "tuned",
-        "n_samples": len(rows), "n_prompts": len({r["prompt_id"] for r in rows}),
-        "pairs": pair_stats, "dpo": {"log": log, "final": log[-1] if log else None},
-        "audit": {"verdicts": audit["verdicts"], "path": "audit",
-                  "headline": _headline(audit)},
-    }
-    summary["timings"] = clock.times  # the report's own time is added after it is written
-    summary["peak_rss_gb"] = _peak_rss_gb()
-    write_real_pair_report(rd, summary, records=records, config=config.to_dict(),
-                           audit=audit)
-    clock.done("report")
-    rd.write_json("summary.json", summary)  # last: marks the run finished
-    return summary
+    return MadePair(base_path=base_path, base_info=base_info, rows=rows, records=records,
+                    pair_stats=pair_stats, log=log, clock=clock)
 
 
-def _peak_rss_gb() -> float | None:
-    """Peak resident memory of this process so far, in GB (``None`` where unknown)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # KB on Linux
-
-
-def _headline(audit: dict[str, Any]) -> dict[str, Any]:
-    """Every tuned-versus-base comparison of the audit, keyed ``probe.metric (scope)``."""
-    out: dict[str, Any] = {}
-    for probe, res in audit.get("probes", {}).items():
-        for c in res.get("comparisons", []):
-            key = f"{probe}.{c.get('metric')}" + (f" ({c['scope']})" if c.get("scope") else "")
-            out[key] = {k: c.get(k) for k in ("base", "tuned", "p_value", "effect_size",
-                                              "verdict")}
-    return out
+__getattr__ = moved(__name__, {"run_real_pair": "rewardshift.jobs.realpair"})

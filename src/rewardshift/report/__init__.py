@@ -13,7 +13,7 @@ from rewardshift.report.figures import (
     summary_figures,
 )
 from rewardshift.report.html import render_report
-from rewardshift.report.rundir import RunDir, redact_secrets, to_json_ready
+from rewardshift.rundir import RunDir, redact_secrets, to_json_ready
 
 __all__ = [
     "RunDir",

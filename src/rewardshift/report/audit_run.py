@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from rewardshift.metrics.stats import HIGHER, LOWER, format_p
 from rewardshift.report.figures import figure_to_png
-from rewardshift.report.html import (
+from rewardshift.report.kit import (
     OKABE_ITO,
     SafeHTML,
     html_image,
@@ -28,7 +29,7 @@ from rewardshift.report.html import (
 __all__ = ["comparison_figure", "write_audit_report"]
 
 SAMPLES_SHOWN = 4  # per model per probe
-_LESS = {"higher_more_diverse": -1, "lower_more_diverse": 1}
+_LESS = {HIGHER: -1, LOWER: 1}
 
 
 def _less_diverse(c: Any) -> bool | None:
@@ -85,7 +86,7 @@ def _comparison_table(comparisons: Sequence[Any]) -> SafeHTML:
                      "—" if rel is None else f"{100 * rel:+.0f}%",
                      "—" if c.effect_size is None else
                      f"{c.effect_size:.2f} ({c.effect_size_kind})",
-                     "—" if c.p_value is None else f"{c.p_value:.3g}", c.verdict])
+                     format_p(c.p_value, prefix=False, missing="—"), c.verdict])
     return html_table(["metric", "scope", "base", "tuned", "change", "effect size", "p",
                        "verdict"], rows)
 

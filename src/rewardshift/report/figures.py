@@ -9,7 +9,6 @@ more diverse.
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from rewardshift._exceptions import InputError
-from rewardshift.report.html import (
+from rewardshift.report.kit import (
     VERDICT_COLORS,
     direction_arrow,
     display_name,
@@ -32,6 +31,7 @@ from rewardshift.report.html import (
     metric_rows,
     source_colors,
 )
+from rewardshift.rundir import figure_to_png, figure_to_svg
 
 __all__ = [
     "distribution_figure",
@@ -39,6 +39,7 @@ __all__ = [
     "figure_to_png",
     "figure_to_svg",
     "metric_comparison_figure",
+    "save_figures",
     "summary_figures",
 ]
 
@@ -293,19 +294,14 @@ def summary_figures(summary: Mapping[str, Any]) -> dict[str, Figure]:
     return figs
 
 
-# --------------------------------------------------------------------------- rendering
+def save_figures(run: Any, figures: Mapping[str, Figure]) -> dict[str, bytes]:
+    """Write each figure as ``figures/<name>.png`` and ``.svg`` into the run directory ``run``.
 
-
-def figure_to_png(fig: Figure, *, dpi: int = 110) -> bytes:
-    """PNG bytes of ``fig`` (Agg, white background, no timestamp: same figure, same bytes)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
-    return buf.getvalue()
-
-
-def figure_to_svg(fig: Figure) -> str:
-    """SVG text of ``fig``; text drawn as paths, no date, stable element ids."""
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "rewardshift", "svg.fonttype": "path"}):
-        fig.savefig(buf, format="svg", facecolor="white", metadata={"Date": None})
-    return buf.getvalue().decode("utf-8")
+    Returns the PNG bytes by name, for the report to embed.
+    """
+    png: dict[str, bytes] = {}
+    for name, fig in figures.items():
+        png[name] = figure_to_png(fig)
+        run.write_bytes(f"figures/{name}.png", png[name])
+        run.write_text(f"figures/{name}.svg", figure_to_svg(fig))
+    return png

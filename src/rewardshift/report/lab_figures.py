@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from rewardshift.report.html import BASE_COLOR, OKABE_ITO, TUNED_COLOR
+from rewardshift.report.kit import BASE_COLOR, OKABE_ITO, TUNED_COLOR
 
 __all__ = ["axis_shift_figure", "category_figure", "overoptimization_figure"]
 

@@ -1,4 +1,4 @@
-"""Write the run directory of a laboratory run: summary, per-β records, figures, report."""
+"""The report of a laboratory run: its figures and ``report.html`` (see rewardshift.jobs.lab)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from rewardshift.report.figures import figure_to_png, figure_to_svg
-from rewardshift.report.html import (
+from rewardshift._deprecated import moved
+from rewardshift.report.figures import save_figures
+from rewardshift.report.kit import (
     SafeHTML,
     html_image,
     html_paragraph,
@@ -21,9 +22,9 @@ from rewardshift.report.lab_figures import (
     category_figure,
     overoptimization_figure,
 )
-from rewardshift.report.rundir import RunDir
+from rewardshift.rundir import RunDir
 
-__all__ = ["write_lab_run"]
+__all__ = ["write_lab_report"]
 
 GRID_SAMPLES = 8  # frames per side in the picture grid
 
@@ -45,7 +46,8 @@ def _fit_fn(fit: dict[str, Any]):
 
 
 def _shatter_grid(result, seed: int):
-    from rewardshift.lab.worlds.shatter import render_grid, rows_of
+    from rewardshift.lab.worlds.shatter import rows_of
+    from rewardshift.report.shatter_figures import render_grid
 
     rng = np.random.default_rng(seed)
     ws, n = result.pool_sample, len(result.pool_sample)
@@ -76,12 +78,8 @@ def _category_shares(result, field: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def write_lab_run(result, out: str | Path, *, config: dict[str, Any], seed: int = 0) -> Path:
-    """Write config.json, metrics.jsonl, figures/, report.html and, last, summary.json."""
-    out = Path(out)
-    run = RunDir.create(out.parent, out.name)
-    run.write_config(config, seeds={"lab": int(config.get("seed", seed))})
-    run.append_metrics(result.records)
+def write_lab_report(run: RunDir, result, *, config: dict[str, Any], seed: int = 0) -> Path:
+    """Write the lab run's ``figures/`` and ``report.html`` into ``run``; return the report."""
     s = result.summary
     figs: dict[str, Any] = {}
     oo = s["overoptimization"]
@@ -101,17 +99,14 @@ def write_lab_run(result, out: str | Path, *, config: dict[str, Any], seed: int 
         figs["frames"] = _shatter_grid(result, seed)
     for fld in result.pool_sample.categories:
         figs[f"categories_{fld}"] = category_figure(_category_shares(result, fld), field=fld)
-    png = {}
-    for name, fig in figs.items():
-        png[name] = figure_to_png(fig)
-        run.write_bytes(f"figures/{name}.png", png[name])
-        run.write_text(f"figures/{name}.svg", figure_to_svg(fig))
-    run.write_text("report.html", render_document(
+    png = save_figures(run, figs)
+    return run.write_text("report.html", render_document(
         f"rewardshift lab: {s['world']}", _sections(s, png, rows), config=config,
         subtitle=f"{s['n_outcomes']:,} outcomes ({'enumerated' if s['enumerated'] else 'sampled from the base'}); "
                  f"reward model: {s['reward_model']['kind']} on {', '.join(s['reward_model']['features'])}"))
-    run.write_json("summary.json", s)
-    return run.path / "report.html"
+
+
+__getattr__ = moved(__name__, {"write_lab_run": "rewardshift.jobs.lab"})
 
 
 def _sections(s: dict[str, Any], png: dict[str, bytes], rows: list[dict[str, Any]]

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from rewardshift.report.html import BASE_COLOR, OKABE_ITO, TUNED_COLOR, is_number
+from rewardshift.report.kit import BASE_COLOR, OKABE_ITO, TUNED_COLOR, is_number
 
 __all__ = [
     "attribute_figure",

@@ -1,4 +1,8 @@
-"""Write the run directory of a measurement: summary, metrics, samples, figures, report."""
+"""The report of a measurement: its figures and ``report.html``.
+
+The run directory around it (config, metrics, samples, summary) is written by
+:mod:`rewardshift.jobs.measure`.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from rewardshift._deprecated import moved
 from rewardshift.measure import MeasureResult
+from rewardshift.rundir import RunDir
 from rewardshift.samples import Sample
 
-__all__ = ["embedding_coords", "write_measure_run"]
+__all__ = ["embedding_coords", "write_measure_report"]
 
 #: Points drawn in the embedding map at most (a seeded subsample beyond it).
 MAX_MAP_POINTS = 4000
@@ -51,26 +57,16 @@ def _preview(samples: Sequence[Sample], seed: int) -> dict[str, list[str]]:
             for src, texts in by_source.items()}
 
 
-def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str | Path, *,
-                      config: dict[str, Any], title: str = "rewardshift: diversity report",
-                      seed: int = 0, extra_summary: dict[str, Any] | None = None,
-                      notes: Sequence[str] = ()) -> Path:
-    """Write ``config.json``, ``summary.json``, ``metrics.jsonl``, ``samples.parquet``,
-    ``figures/`` (PNG and SVG) and a self-contained ``report.html`` into ``out``.
+def write_measure_report(run: RunDir, result: MeasureResult, samples: Sequence[Sample], *,
+                         summary: dict[str, Any], config: dict[str, Any],
+                         title: str = "rewardshift: diversity report", seed: int = 0,
+                         notes: Sequence[str] = ()) -> Path:
+    """Write ``figures/`` (PNG and SVG) and a self-contained ``report.html`` into ``run``.
 
-    Returns the path of ``report.html``. Every file is written atomically.
+    Returns the path of ``report.html``.
     """
     from rewardshift.report import figures as figs
     from rewardshift.report.html import render_report
-    from rewardshift.report.rundir import RunDir
-
-    run = RunDir.create(Path(out).parent, Path(out).name)
-    run.write_config(config, seeds={"measure": seed})
-    summary = dict(result.summary)
-    if extra_summary:
-        summary.update(extra_summary)
-    run.append_metrics(result.records)
-    run.write_samples(samples)
 
     pictures: dict[str, Any] = figs.summary_figures(summary)
     if result.embeddings is not None:
@@ -78,13 +74,10 @@ def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str
         labels = [result.sources[i] for i in idx]
         pictures["embedding_map"] = figs.embedding_map_figure(
             coords, labels, title="Sentence embeddings, first two principal components")
-    png: dict[str, bytes] = {}
-    for name, fig in pictures.items():  # figures/<name>.png and .svg
-        png[name] = figs.figure_to_png(fig)
-        run.write_bytes(f"figures/{name}.png", png[name])
-        run.write_text(f"figures/{name}.svg", figs.figure_to_svg(fig))
+    png = figs.save_figures(run, pictures)
     html = render_report(summary, title=title, figures=png,
                          samples_preview=_preview(samples, seed), config=config, notes=notes)
-    run.write_text("report.html", html)
-    run.write_json("summary.json", summary)  # last: its presence marks a finished run
-    return run.path / "report.html"
+    return run.write_text("report.html", html)
+
+
+__getattr__ = moved(__name__, {"write_measure_run": "rewardshift.jobs.measure"})

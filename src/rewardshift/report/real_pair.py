@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from rewardshift.report.html import (
+from rewardshift.report.kit import (
     BASE_COLOR,
     TUNED_COLOR,
     SafeHTML,

@@ -18,7 +18,7 @@ from rewardshift.report.lm_figures import (
     training_curves_figure,
 )
 from rewardshift.report.lm_run import write_lm_report
-from rewardshift.report.rundir import RunDir
+from rewardshift.rundir import RunDir
 
 XSS = "<script>alert(1)</script>"
 AMP = "Fish & Chips"

@@ -138,7 +138,7 @@ def test_bad_arguments_are_clear(small_base, tmp_path) -> None:
 def test_report_escapes_generated_text(tmp_path) -> None:
     from rewardshift.realpair.run import RealPairConfig
     from rewardshift.report.real_pair import write_real_pair_report
-    from rewardshift.report.rundir import RunDir
+    from rewardshift.rundir import RunDir
 
     rd = RunDir.create(tmp_path, "r")
     rec = {"prompt_id": "p", "chosen": "<script>alert(1)</script>", "rejected": "a & b",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rewardshift import InputError, Sample, write_samples
-from rewardshift.lab.sweep import SweepConfig, expand_grid, load_sweep, run_sweep
+from rewardshift.jobs.sweep import SweepConfig, expand_grid, load_sweep, run_sweep
 
 WORDS = "oak elm ash yew fir pine birch alder rowan hazel".split()
 

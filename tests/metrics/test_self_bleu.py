@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
 from rewardshift.metrics import _bleu
 from rewardshift.metrics.lexical import self_bleu, self_bleu_per_sample
+
+pytest.importorskip("nltk")  # the reference implementation (the dev extra)
+
+from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu  # noqa: E402
 
 SMOOTH = SmoothingFunction().method1
 

@@ -1,4 +1,8 @@
-"""Shared fixtures of the tiny-LM tests: one small pretrained base, one small pipeline run."""
+"""Fixtures shared across test folders: the tiny-LM world's grammar, one small pretrained base
+and one small pipeline run (used by tests/lm, tests/realpair and the audit / prefs CLI tests).
+
+The base and the run need the ``lm`` extra; a test that asks for them skips without it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl")
+#: What ``small_base`` and ``small_run`` import (the ``lm`` extra), checked before either is built.
+LM_EXTRA = ("torch", "transformers", "tokenizers", "accelerate", "trl")
+
+
+def needs_lm_extra() -> None:
+    """Skip the calling test unless the ``lm`` extra is installed."""
+    for name in LM_EXTRA:
+        pytest.importorskip(name)
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +31,7 @@ def grammar():
 @pytest.fixture(scope="session")
 def small_base(tmp_path_factory, grammar):
     """A tiny GPT-2 pretrained for a few seconds: ``(path, PretrainResult)``."""
+    needs_lm_extra()
     from rewardshift.lm.pretrain import PretrainConfig, pretrain
 
     path = tmp_path_factory.mktemp("base")
@@ -31,6 +43,7 @@ def small_base(tmp_path_factory, grammar):
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """``rewardshift lm run --small`` end to end, through the CLI: ``(dir, summary)``."""
+    needs_lm_extra()
     from typer.testing import CliRunner
 
     from rewardshift.cli import app
