@@ -375,6 +375,8 @@ def render_lab(s: dict[str, Any]) -> Table:
         verdict = "then falls (over-optimisation)" if p["turns_down"] else "never turns down"
         t.add_row(f"{name}: gold peak", f"{p['gold']:+.3f} at d = {p['d']:.2f}, {verdict}")
     t.add_row(f"bias shift at β={s['report_beta']}", describe_bias_shift(s["bias_shift"]))
+    if s.get("bias_contrast"):
+        t.add_row("perceptual vs physical", s["bias_contrast"]["verdict"])
     e = s["edge_cases"]
     t.add_row("edge cases (truth's rarest 5%)",
               f"mass {e['mass_base']:.3f} → {e['mass_tuned']:.3f}, recall {e['recall']:.2f}")

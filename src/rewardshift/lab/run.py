@@ -67,6 +67,8 @@ class LabConfig(Config):
         "help": "β of the tuned policy shown in the bias-shift analysis and the picture grid"})
     min_ess: float = field(default=200.0, metadata={
         "help": "refuse tilts whose effective sample size falls below this"})
+    contrast_boot: int = field(default=200, metadata={
+        "help": "bootstrap resamples of the perceptual-vs-physical contrast (0 = none)"})
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -79,6 +81,8 @@ class LabConfig(Config):
                              "use at least 10 (hundreds for a useful one)")
         if any(b <= 0 for b in self.betas) or self.report_beta <= 0:
             raise InputError("every beta must be > 0")
+        if self.contrast_boot < 0:
+            raise InputError(f"contrast_boot={self.contrast_boot} should be >= 0")
 
     @property
     def beta_grid(self) -> tuple[float, ...]:
@@ -200,8 +204,13 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
     tuned = opt.tilt(pool, proxy, beta=cfg.report_beta, min_ess=cfg.min_ess)
     truth = _truth_weights(ws)
     targets = {k: a.iconic for k, a in world.axes.items() if a.iconic is not None}
-    shift = an.bias_shift(pool, tuned, _numeric_axes(world, ws), truth_weights=truth,
-                          target=targets or None)
+    numeric = _numeric_axes(world, ws)
+    kinds = {a: world.axes[a].kind for a in numeric}
+    shift = [{**r, "kind": kinds[str(r["axis"])]} for r in an.bias_shift(
+        pool, tuned, numeric, truth_weights=truth, target=targets or None)]
+    contrast = an.bias_contrast(pool, tuned, kinds, targets={a: t for a, t in targets.items()
+                                                             if a in kinds},
+                                n_boot=cfg.contrast_boot, seed=cfg.seed)
     edges = an.edge_cases(pool, tuned, truth_weights=truth)
 
     diversity = outcome_diversity(ws, _numeric_axes(world, ws), {"base": w0, "tuned": tuned},
@@ -220,6 +229,7 @@ def run_lab(cfg: LabConfig, *, progress: ProgressFn | None = None) -> LabResult:
                              "gold_peak_bon": _peak(d_bon, bon.expectations["gold"])},
         "report_beta": cfg.report_beta,
         "bias_shift": shift,
+        "bias_contrast": contrast,
         "edge_cases": edges,
         "diversity": diversity,
         "config": cfg.to_dict(),

@@ -121,6 +121,11 @@ def format_p(p: float | None, *, prefix: bool = True, missing: str = "no p-value
 # --------------------------------------------------------------------------- intervals
 
 
+#: Indices one block of bootstrap resamples holds at most (2**24 int64: 128 MB); more
+#: resamples of many units are drawn block by block from the same stream, same numbers.
+MAX_BOOTSTRAP_CELLS = 2 ** 24
+
+
 def bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], n: int, *,
                  n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
                  method: str = "linear") -> tuple:
@@ -152,7 +157,10 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], n: int, *,
     if method not in ("linear", "outward"):
         raise InputError(f"method={method!r}; use 'linear' or 'outward'")
     rng = np.random.default_rng(seed)
-    values = np.asarray(statistic(rng.integers(0, n, size=(n_resamples, n))), dtype=np.float64)
+    rows = max(1, MAX_BOOTSTRAP_CELLS // max(n, 1))  # the same draws, a block of rows at a time
+    values = np.concatenate([np.asarray(statistic(rng.integers(0, n, size=(
+        min(rows, n_resamples - start), n))), dtype=np.float64)
+        for start in range(0, n_resamples, rows)])
     alpha = (1.0 - confidence) / 2.0
     if method == "outward":
         lo = np.quantile(values, alpha, axis=0, method="lower")

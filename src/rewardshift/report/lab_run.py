@@ -90,7 +90,7 @@ def write_lab_report(run: RunDir, result, *, config: dict[str, Any], seed: int =
         peaks={"KL tilt (exact RLHF optimum)": (oo["tilt"]["d_star"], oo["tilt"]["r_star"]),
                "best-of-n": (oo["best_of_n"]["d_star"], oo["best_of_n"]["r_star"])})
     kinds = {k: v.kind for k, v in result.world.axes.items()}
-    rows = [{**r, "kind": kinds.get(r["axis"], "physical")} for r in s["bias_shift"]
+    rows = [{"kind": kinds.get(r["axis"], "physical"), **r} for r in s["bias_shift"]
             if math.isfinite(r.get("variance_ratio", math.nan))]
     if rows:
         figs["axis_shift"] = axis_shift_figure(
@@ -133,6 +133,8 @@ def _sections(s: dict[str, Any], png: dict[str, bytes], rows: list[dict[str, Any
     over.append(html_table(["optimiser", "α", "95% CI", "β", "95% CI", "peak d*", "peak R*"],
                            fit_rows))
     shift = [html_paragraph(describe_bias_shift(rows))] if rows else []
+    if s.get("bias_contrast"):
+        shift.insert(0, html_paragraph(s["bias_contrast"]["verdict"]))
     if "axis_shift" in png:
         shift.append(html_image("axis_shift", png["axis_shift"]))
     shift.append(html_table(

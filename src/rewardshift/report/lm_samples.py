@@ -52,7 +52,7 @@ def _sample_stats(label: str, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
 def _pairs(base: Sequence[Mapping[str, Any]], tuned: Sequence[Mapping[str, Any]], limit: int
            ) -> list[tuple[str, Mapping[str, Any] | None, Mapping[str, Any] | None]]:
     """Up to ``limit`` (prompt, base, tuned) triples, one per prompt in turn (round robin)."""
-    by_prompt: dict[str, tuple[list, list]] = {}
+    by_prompt: dict[str, tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]] = {}
     for side, rows in enumerate((base, tuned)):
         for r in rows:
             by_prompt.setdefault(str(r.get("prompt", "")), ([], []))[side].append(r)
