@@ -23,7 +23,7 @@ metric                            range        reference
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -74,7 +74,10 @@ def _check_embeddings(embeddings: object, *, min_samples: int, metric: str,
                          f"got an array of shape {x.shape}.{hint}")
     if x.shape[1] == 0:
         raise InputError(f"{metric}: embeddings have shape {x.shape}; need n_features >= 1")
-    if not np.isfinite(x).all():
+    # One pass for the squared row norms (no n x d temporary); a non-finite one is where a NaN
+    # or inf hides (or a square overflowed), and only then is the matrix scanned for it.
+    sq = np.einsum("ij,ij->i", x, x) if x.size else np.zeros(x.shape[0])
+    if not np.isfinite(sq).all() and not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise InputError(f"{metric}: embeddings contain NaN or inf (first at row {bad[0]}, "
                          f"column {bad[1]}); drop or re-embed those samples")
@@ -83,11 +86,17 @@ def _check_embeddings(embeddings: object, *, min_samples: int, metric: str,
         raise MetricUndefinedError(f"{metric} needs at least {min_samples} sample(s), got "
                                    f"n_samples={n} (embeddings of shape {x.shape})")
     if normalize:
-        norms = np.linalg.norm(x, axis=1)
+        norms = np.sqrt(sq) if np.isfinite(sq).all() else np.linalg.norm(x, axis=1)
         if n and not (norms > 0).all():
             raise InputError(f"{metric}: row {int(np.argmin(norms))} of the embeddings is all "
                              "zeros, so it has no direction; drop that sample")
-        x = x / norms[:, None]
+        # divide in place when the conversion above already copied (never the caller's array)
+        fresh = x is not embeddings and not (isinstance(embeddings, np.ndarray)
+                                             and np.shares_memory(x, embeddings))
+        if fresh and x.flags.c_contiguous and x.flags.writeable:
+            x /= norms[:, None]
+        else:
+            x = x / norms[:, None]
     return np.ascontiguousarray(x)
 
 
@@ -116,7 +125,8 @@ def pairwise_cosine(embeddings: np.ndarray) -> np.ndarray:
            [0.707, 1.   ]])
     """
     u = _check_embeddings(embeddings, min_samples=1, metric="pairwise_cosine")
-    return np.clip(u @ u.T, -1.0, 1.0)
+    sim: np.ndarray = np.clip(u @ u.T, -1.0, 1.0)
+    return sim
 
 
 def embedding_diversity(embeddings: np.ndarray) -> float:
@@ -267,7 +277,7 @@ def _kernel_eigenvalues(u: np.ndarray) -> np.ndarray:
 
 def _noise_floor(lam: np.ndarray, dims: tuple[int, int]) -> float:
     """Eigenvalues at or below this are rounding noise of true zeros (matrix_rank's rule)."""
-    return float(lam.max()) * max(dims) * np.finfo(np.float64).eps
+    return float(lam.max()) * max(dims) * float(np.finfo(np.float64).eps)
 
 
 def _vendi_from_eigenvalues(lam: np.ndarray, *, q: float, dims: tuple[int, int]) -> float:
@@ -369,7 +379,7 @@ def _cluster_condensed(dist: np.ndarray, n: int, threshold: float) -> tuple[int,
 def cosine_distance_matrix(embeddings: np.ndarray) -> np.ndarray:
     """``1 - cos(u_i, u_j)`` for all pairs, clipped to [0, 2], zero diagonal; shape (n, n)."""
     u = _check_embeddings(embeddings, min_samples=1, metric="cosine_distance_matrix")
-    d = 1.0 - u @ u.T
+    d: np.ndarray = 1.0 - u @ u.T
     np.clip(d, 0.0, 2.0, out=d)
     np.fill_diagonal(d, 0.0)
     return d
@@ -511,7 +521,7 @@ def chamfer_distance(embeddings: np.ndarray, *, normalize: bool = True) -> float
     return _chamfer_distance(x)
 
 
-def _row_blocks(n: int):
+def _row_blocks(n: int) -> Iterator[tuple[int, int]]:
     step = max(1, _BLOCK_ENTRIES // max(n, 1))
     for start in range(0, n, step):
         yield start, min(n, start + step)
@@ -519,7 +529,7 @@ def _row_blocks(n: int):
 
 def _block_sq_dists(x: np.ndarray, sq: np.ndarray, start: int, stop: int) -> np.ndarray:
     """Squared distances from rows ``start:stop`` to all rows, (stop-start, n), clipped at 0."""
-    d2 = x[start:stop] @ x.T
+    d2: np.ndarray = x[start:stop] @ x.T
     d2 *= -2.0
     d2 += sq[start:stop, None]
     d2 += sq[None, :]
@@ -533,7 +543,7 @@ def _remote_clique(x: np.ndarray) -> float:
     Exact duplicates are merged first (weighted by multiplicity), so they contribute exactly 0
     rather than the ~1e-8 rounding noise of ``sqrt(|a|^2 + |b|^2 - 2 a.b)``.
     """
-    n = x.shape[0]
+    n: int = x.shape[0]
     rows, counts = np.unique(x, axis=0, return_counts=True)
     w = counts.astype(np.float64)
     sq = np.einsum("ij,ij->i", rows, rows)
