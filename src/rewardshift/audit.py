@@ -28,12 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rewardshift._exceptions import InputError
+from rewardshift._exceptions import InputError, RewardshiftError
 from rewardshift.config import Config
 from rewardshift.progress import Progress, no_progress
 from rewardshift.samples import Sample
 
-__all__ = ["AuditConfig", "AuditResult", "BACKENDS", "make_backend", "run_audit"]
+__all__ = ["AuditConfig", "AuditResult", "BACKENDS", "make_backend", "prompt_rows", "run_audit"]
 
 BACKENDS = ("transformers", "openai", "jsonl")
 
@@ -129,6 +129,39 @@ class AuditResult:
         return {src: [s for s in self.samples if s.source == src] for src in ("base", "tuned")}
 
 
+def prompt_rows(name: str, probe: Any, config: AuditConfig) -> list[dict[str, Any]]:
+    """The prompts a probe asks, as rows to generate elsewhere (``--backend jsonl``).
+
+    One row per prompt: ``probe``, ``prompt_id``, ``prompt``, ``n`` (samples wanted per
+    temperature), ``temperatures`` and ``seed``. A sample file for the JSONL backend holds,
+    for each ``prompt_id``, at least ``n`` samples (the first ``n`` in file order are used, at
+    every temperature).
+    """
+    return [{"probe": name, "prompt_id": pid, "prompt": text, "n": config.n,
+             "temperatures": [float(t) for t in probe.temperatures], "seed": config.seed}
+            for pid, text in probe.prompts()]
+
+
+def _jsonl_mismatch(exc: InputError, name: str, probe: Any, backend: Any,
+                    config: AuditConfig) -> InputError:
+    """The JSONL backend's shortfall, said in the probe's terms: which ids, how many each."""
+    ids = [pid for pid, _ in probe.prompts()]
+    try:
+        have = sorted({s.prompt_id for s in backend.samples()})
+    except RewardshiftError:
+        have = []
+    shown = ", ".join(repr(h) for h in have[:4]) + (", ..." if len(have) > 4 else "")
+    missing = [i for i in ids if i not in set(have)]
+    return InputError(
+        f"{exc} -- the {name} probe asks its own {len(ids)} prompts, ids {ids[0]!r} ... "
+        f"{ids[-1]!r}, and needs {config.n} samples of each (at temperature"
+        f"{'s' if len(probe.temperatures) > 1 else ''} "
+        f"{', '.join(f'{t:g}' for t in probe.temperatures)}); the file has "
+        f"{len(have)} id(s) ({shown or 'none'}), {len(missing)} of the probe's missing. Export "
+        "the probes' prompts (export_prompts), generate for them with any tool, and give that "
+        "file.", option="export_prompts")
+
+
 def run_audit(config: AuditConfig, *, progress: Progress | None = None) -> AuditResult:
     """Generate every probe's prompts with the base and the tuned model and analyse them.
 
@@ -151,8 +184,13 @@ def run_audit(config: AuditConfig, *, progress: Progress | None = None) -> Audit
         t = time.perf_counter()
         by_source: dict[str, list[Sample]] = {}
         for src in ("base", "tuned"):
-            by_source.update(collect_samples(probe, {src: gens[src]}, n=config.n,
-                                             seed=config.seed))
+            try:
+                by_source.update(collect_samples(probe, {src: gens[src]}, n=config.n,
+                                                 seed=config.seed))
+            except InputError as exc:
+                if config.backend != "jsonl":
+                    raise
+                raise _jsonl_mismatch(exc, name, probe, backends[src], config) from exc
             done += 1
             tick(f"{name}: {src}", done, total)
         timings[f"{name} generate"] = round(time.perf_counter() - t, 2)

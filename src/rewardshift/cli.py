@@ -38,7 +38,8 @@ T = TypeVar("T")
 FLAGS = {"backend": "--backend", "probes": "--probes", "n": "--n", "base_url": "--base-url",
          "base": "--base", "tuned": "--tuned", "quality_field": "--quality",
          "quality_threshold": "--quality-min", "field": "--field", "skip_bad": "--skip-bad",
-         "tokenizer": "--tokenizer", "across_mode": "--across", "n_resamples": "--resamples"}
+         "tokenizer": "--tokenizer", "across_mode": "--across", "n_resamples": "--resamples",
+         "export_prompts": "--export-prompts"}
 
 
 def error_text(exc: BaseException) -> str:
@@ -461,10 +462,11 @@ def lm_run_cmd(
 
 @app.command("audit")
 def audit_cmd(
-    base: str = typer.Option(..., "--base", help="base model: folder, hub name or GGUF "
-                             "(transformers), server model name (openai), or sample file "
-                             "(jsonl)"),
-    tuned: str = typer.Option(..., "--tuned", help="tuned model, the same kind as --base"),
+    base: str | None = typer.Option(None, "--base", help="base model: folder, hub name or "
+                                    "GGUF (transformers), server model name (openai), or "
+                                    "sample file (jsonl)"),
+    tuned: str | None = typer.Option(None, "--tuned", help="tuned model, the same kind as "
+                                     "--base"),
     backend: str = typer.Option("transformers", help="transformers | openai | jsonl"),
     probes: str = typer.Option("personas,reviews,attractors", help="comma-separated probes"),
     n: int = typer.Option(16, "--n", help="samples per prompt (per temperature)"),
@@ -479,15 +481,31 @@ def audit_cmd(
     api_key_env: str = typer.Option("OPENAI_API_KEY", help="environment variable with the "
                                     "API key (read, never written)"),
     gguf_file: str | None = typer.Option(None, help="GGUF file inside the model folders"),
+    export_prompts: Path | None = typer.Option(
+        None, "--export-prompts", help="write each probe's prompts (id, text, n, "
+        "temperatures, seed) to DIR/<probe>.jsonl, to generate with any tool for --backend "
+        "jsonl; needs no model"),
 ) -> None:
     """Did tuning collapse diversity? Probe a base and a tuned model and report."""
     from rewardshift.audit import AuditConfig
     from rewardshift.jobs.audit import audit_job
+    from rewardshift.jobs.audit import export_prompts as write_prompts
+
+    names = tuple(p.strip() for p in probes.split(",") if p.strip())
 
     def go() -> None:
         t0 = time.perf_counter()
-        cfg = AuditConfig(base=base, tuned=tuned, backend=backend,
-                          probes=tuple(p.strip() for p in probes.split(",") if p.strip()),
+        if export_prompts is not None:
+            for path in write_prompts(names, export_prompts, n=n, seed=seed):
+                console.print(f"wrote {path}")
+            console.print(f"generate {n} samples per prompt_id (lines of prompt_id, prompt, "
+                          "text), one file per model, then: rewardshift audit --backend jsonl "
+                          "--base BASE.jsonl --tuned TUNED.jsonl", highlight=False)
+            return
+        if base is None or tuned is None:
+            raise InputError("give --base and --tuned (or --export-prompts DIR to write the "
+                             "probes' prompts)")
+        cfg = AuditConfig(base=base, tuned=tuned, backend=backend, probes=names,
                           n=n, seed=seed, max_new_tokens=max_new_tokens, chat=chat,
                           embed=embeddings, base_url=base_url, api_key_env=api_key_env,
                           gguf_file=gguf_file)
