@@ -39,7 +39,7 @@ FLAGS = {"backend": "--backend", "probes": "--probes", "n": "--n", "base_url": "
          "base": "--base", "tuned": "--tuned", "quality_field": "--quality",
          "quality_threshold": "--quality-min", "field": "--field", "skip_bad": "--skip-bad",
          "tokenizer": "--tokenizer", "across_mode": "--across", "n_resamples": "--resamples",
-         "export_prompts": "--export-prompts"}
+         "export_prompts": "--export-prompts", "entropy_unit": "--entropy-unit"}
 
 
 def error_text(exc: BaseException) -> str:
@@ -100,7 +100,7 @@ def _plain_progress(every: float) -> Iterator[Callable[[str, int, int], None]]:
     import threading
 
     t0 = time.monotonic()
-    state = {"line": "starting", "last": t0}
+    state: dict[str, Any] = {"line": "starting", "last": t0}
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -248,7 +248,10 @@ def measure_cmd(
                                                "or name (default: bundled all-MiniLM-L6-v2)"),
     embeddings: bool = typer.Option(True, "--embeddings/--no-embeddings",
                                     help="compute embedding metrics"),
-    field: str | None = typer.Option(None, help="meta field with a categorical attribute"),
+    field: str | None = typer.Option(None, help="meta field with a categorical attribute "
+                                     "(its histogram, divergences and entropy per prompt)"),
+    entropy_unit: str = typer.Option("nats", help="unit of the field's entropies: nats | "
+                                     "bits"),
     quality: str | None = typer.Option(None, help="meta field with a quality score"),
     quality_min: float | None = typer.Option(None, help="keep samples with quality >= this"),
     across: str = typer.Option("one_per_prompt", help="across-input set: one_per_prompt|pooled"),
@@ -264,7 +267,8 @@ def measure_cmd(
         cfg = MeasureConfig(
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics
             else None, tokenizer=tokenizer, embedding_model=embedding_model,
-            embeddings=embeddings, field=field, quality_field=quality,
+            embeddings=embeddings, field=field, entropy_unit=entropy_unit,
+            quality_field=quality,
             quality_threshold=quality_min, across_mode=across, n_resamples=resamples,
             seed=seed)
         data, b, t = _load_pair(samples, compare, base, tuned)
@@ -587,4 +591,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -12,6 +12,7 @@ resample costs one evaluation per family.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,8 @@ from rewardshift._exceptions import InputError, MetricUndefinedError
 from rewardshift.config import Config
 from rewardshift.metrics import aggregate as agg
 from rewardshift.metrics import stats as ms
-from rewardshift.metrics.counts import NgramIndex, ead_from_counts
+from rewardshift.metrics.lexical import ead_from_counts
+from rewardshift.metrics.ngrams import NgramIndex
 from rewardshift.metrics.stats import HIGHER, LOWER
 from rewardshift.metrics.tokenize import get_tokenizer
 from rewardshift.samples import Sample
@@ -61,14 +63,20 @@ class MeasureConfig(Config):
     confidence: float = 0.95
     cluster_threshold: float = field(default=0.25, metadata={
         "help": "cosine distance at which agglomerative clusters stop merging"})
+    entropy_unit: str = field(default="nats", metadata={
+        "help": "unit of the field's entropies: nats (natural log) or bits (log 2)"})
     quality_field: str | None = field(default=None, metadata={
         "help": "meta field with a quality score; diversity is measured above the threshold"})
     quality_threshold: float | None = None
     field: str | None = field(default=None, metadata={
-        "help": "meta field holding a categorical attribute: histograms and divergences"})
+        "help": "meta field holding a categorical attribute: histograms, divergences and its "
+                "entropy per prompt"})
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.entropy_unit not in ("nats", "bits"):
+            raise InputError(f"entropy_unit={self.entropy_unit!r}; use 'nats' or 'bits'",
+                             option="entropy_unit")
         if (self.quality_field is None) != (self.quality_threshold is None):
             raise InputError("quality_field and quality_threshold go together: give both "
                              "(e.g. quality_field='score', quality_threshold=0.5) or neither",
@@ -101,11 +109,12 @@ class Features:
         self.embeddings: np.ndarray | None = None
         self.entropy_sum: np.ndarray | None = None
         self.entropy_count: np.ndarray | None = None
-        self.n_top = sum(1 for s in samples if s.top_logprobs)
+        tops = [s.top_logprobs for s in samples if s.top_logprobs]
+        self.n_top = len(tops)
         if self.n_top == self.n:
             from rewardshift.metrics.tokens import position_entropies
 
-            ents = [position_entropies(s.top_logprobs) for s in samples]
+            ents = [position_entropies(t) for t in tops]
             self.entropy_sum = np.array([e.sum() for e in ents])
             self.entropy_count = np.array([e.size for e in ents], dtype=np.float64)
         self._pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # kind -> (pos, matrix)
@@ -121,6 +130,12 @@ class Features:
             embed_texts(self.texts, model=self.cfg.embedding_model, progress=step),
             dtype=np.float64)
 
+    def subset_embeddings(self, idx: np.ndarray) -> np.ndarray:
+        """The embeddings of ``idx``; the families that need them run only after :meth:`embed`."""
+        assert self.embeddings is not None, "embed() runs before the embedding metrics"
+        rows: np.ndarray = self.embeddings[idx]
+        return rows
+
     def subset_tokens(self, idx: np.ndarray) -> list[list[str]]:
         return [self.tokens[i] for i in idx]
 
@@ -131,7 +146,7 @@ class Features:
             return rouge_l_matrix(self.subset_tokens(idx))
         from rewardshift.metrics.semantic import cosine_distance_matrix
 
-        return cosine_distance_matrix(self.embeddings[idx])
+        return cosine_distance_matrix(self.subset_embeddings(idx))
 
     def prepare_pairs(self, kind: str, universe: np.ndarray) -> None:
         """Compute the ``kind`` pair matrix ("rouge" or "cosine") of ``universe`` once, so
@@ -212,7 +227,7 @@ def _embedding(f: Features, idx: np.ndarray) -> dict[str, float]:
     from rewardshift.metrics import semantic as sem
 
     dist = f.pairs("cosine", idx)
-    return {"embedding_diversity": sem.embedding_diversity(f.embeddings[idx]),
+    return {"embedding_diversity": sem.embedding_diversity(f.subset_embeddings(idx)),
             "remote_clique": sem.remote_clique_from_distances(dist),
             "chamfer_distance": sem.chamfer_distance_from_distances(dist)}
 
@@ -220,7 +235,7 @@ def _embedding(f: Features, idx: np.ndarray) -> dict[str, float]:
 def _vendi(f: Features, idx: np.ndarray) -> dict[str, float]:
     from rewardshift.metrics.semantic import vendi_scores
 
-    scores = vendi_scores(f.embeddings[idx], orders=VENDI_ORDERS)
+    scores = vendi_scores(f.subset_embeddings(idx), orders=VENDI_ORDERS)
     return {f"vendi_q{_qname(q)}": v for q, v in scores.items()}
 
 
@@ -233,6 +248,8 @@ def _clusters(f: Features, idx: np.ndarray) -> dict[str, float]:
 
 
 def _tokens(f: Features, idx: np.ndarray) -> dict[str, float]:
+    # the family runs only when every sample has top_logprobs (see _available)
+    assert f.entropy_sum is not None and f.entropy_count is not None
     count = f.entropy_count[idx].sum()
     if count == 0:
         raise MetricUndefinedError("no generated positions with top_logprobs")
@@ -358,8 +375,8 @@ def _per_input(family: Family, f: Features, groups: dict[str, np.ndarray], cfg: 
                                 n_resamples=cfg.n_resamples,
                                 min_size=max(family.min_samples, 2), seed=cfg.seed)
         se = {m: ses.get(m) for m in names}
-        ci = {m: ms.normal_ci(values[m], se[m], confidence=cfg.confidence)
-              if values[m] is not None else None for m in names}
+        ci = {m: ms.normal_ci(val, se[m], confidence=cfg.confidence)
+              if (val := values[m]) is not None else None for m in names}
     note = None
     if kept < len(groups):
         note = f"{len(groups) - kept} of {len(groups)} prompts skipped: " + "; ".join(
@@ -379,8 +396,8 @@ def _across(family: Family, f: Features, idx: np.ndarray, cfg: MeasureConfig) ->
                             n_resamples=cfg.n_resamples, min_size=max(family.min_samples, 2),
                             seed=cfg.seed)
     se: dict[str, float | None] = {m: ses.get(m) for m in names}
-    ci = {m: ms.normal_ci(values[m], se[m], confidence=cfg.confidence)
-          if values[m] is not None else None for m in names}
+    ci = {m: ms.normal_ci(val, se[m], confidence=cfg.confidence)
+          if (val := values[m]) is not None else None for m in names}
     return _Scoped(values, ci, se, {}, len(idx), None, idx=idx)
 
 
@@ -497,13 +514,14 @@ def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
 
     summary = _summary(scopes, structure, families, f, cfg, quality)
     summary["skipped"] = skipped
-    if base is not None:
+    if base is not None and tuned is not None:  # both or neither (checked above)
         tick("comparison", 0, 1)
         summary["comparison"] = _compare(scopes, base, tuned, families, f, cfg)
         tick("comparison", 1, 1)
     if cfg.field:
         summary["distributions"] = {cfg.field: _distributions(samples, cfg.field, order,
-                                                              base, tuned)}
+                                                              base, tuned, cfg.entropy_unit)}
+        _add_field_entropy(summary, samples, cfg, base, tuned)
     records = [
         {"source": src, "metric": m, **{k: v for k, v in e.items() if k != "ci"},
          "ci_lo": e["ci"][0] if e["ci"] else None, "ci_hi": e["ci"][1] if e["ci"] else None}
@@ -523,6 +541,7 @@ def _apply_quality(samples: Sequence[Sample], cfg: MeasureConfig, order: list[st
         raise InputError(f"sample #{i + 1} (source {samples[i].source!r}) has no meta field "
                          f"{qf!r}; every sample needs it as the quality field, or measure "
                          "without a quality filter", option="quality_field")
+    assert cfg.quality_threshold is not None  # __post_init__: given with quality_field
     mask = agg.quality_mask([samples[i].meta[qf] for i in range(len(samples))],
                             threshold=cfg.quality_threshold)
     rates = {}
@@ -533,8 +552,9 @@ def _apply_quality(samples: Sequence[Sample], cfg: MeasureConfig, order: list[st
     return [s for s, keep in zip(samples, mask, strict=True) if keep], info
 
 
-def _summary(scopes, structure, families, f: Features, cfg: MeasureConfig,
-             quality: dict[str, Any] | None) -> dict[str, Any]:
+def _summary(scopes: dict[str, dict[str, dict[str, _Scoped]]],
+             structure: dict[str, dict[str, int]], families: Sequence[Family], f: Features,
+             cfg: MeasureConfig, quality: dict[str, Any] | None) -> dict[str, Any]:
     from rewardshift import __version__
 
     defs = metric_definitions(
@@ -554,7 +574,7 @@ def _summary(scopes, structure, families, f: Features, cfg: MeasureConfig,
                     if m not in res.values:
                         continue
                     metrics[m + key_suffix] = {
-                        "value": res.values[m], "ci": list(res.ci[m]) if res.ci[m] else None,
+                        "value": res.values[m], "ci": list(c) if (c := res.ci[m]) else None,
                         "per_input": scope_name == "per_input", "direction": direction,
                         "n_units": res.n_units, "note": res.note,
                     }
@@ -574,8 +594,8 @@ def _summary(scopes, structure, families, f: Features, cfg: MeasureConfig,
     }
 
 
-def _compare(scopes, base: str, tuned: str, families, f: Features, cfg: MeasureConfig
-             ) -> dict[str, Any]:
+def _compare(scopes: dict[str, dict[str, dict[str, _Scoped]]], base: str, tuned: str,
+             families: Sequence[Family], f: Features, cfg: MeasureConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     sa, sb = scopes[base], scopes[tuned]
     has_per_input = bool(sa["per_input"]) and bool(sb["per_input"])
@@ -590,7 +610,7 @@ def _compare(scopes, base: str, tuned: str, families, f: Features, cfg: MeasureC
             if fam.pairs:
                 f.prepare_pairs(fam.pairs, np.concatenate([ca.idx, cb.idx]))
             p_values = ms.permutation_test_sets(
-                lambda sub, fam=fam: fam.compute(f, sub), ca.idx, cb.idx,
+                functools.partial(fam.compute, f), ca.idx, cb.idx,
                 n_resamples=cfg.n_resamples, seed=cfg.seed)
             suffix = "_across" if has_per_input else ""
             for m, direction in fam.metrics.items():
@@ -608,15 +628,23 @@ def _compare(scopes, base: str, tuned: str, families, f: Features, cfg: MeasureC
 
 def _compare_values(ra: _Scoped, rb: _Scoped, m: str, direction: str, cfg: MeasureConfig
                     ) -> dict[str, Any]:
-    da, db = ra.units.get(m, {}), rb.units.get(m, {})
+    return _compare_units(ra.units.get(m, {}), rb.units.get(m, {}), ra.values.get(m),
+                          rb.values.get(m), direction, cfg)
+
+
+def _compare_units(da: dict[Any, float], db: dict[Any, float], va: float | None,
+                   vb: float | None, direction: str, cfg: MeasureConfig) -> dict[str, Any]:
+    """Per-input comparison of prompt-level values: a permutation test of the means (paired,
+    by prompt_id, when both sets answer the same prompts) and Cohen's d (d_z paired)."""
     paired = set(da) == set(db) and len(da) >= 2  # the same prompts: align by prompt_id
     keys = sorted(da) if paired else None
-    ua = np.array([da[k] for k in keys] if paired else list(da.values()), dtype=np.float64)
-    ub = np.array([db[k] for k in keys] if paired else list(db.values()), dtype=np.float64)
+    ua = np.array([da[k] for k in keys] if keys is not None else list(da.values()),
+                  dtype=np.float64)
+    ub = np.array([db[k] for k in keys] if keys is not None else list(db.values()),
+                  dtype=np.float64)
     p = ms.permutation_test_values(ua, ub, paired=paired, n_resamples=cfg.n_bootstrap,
                                    seed=cfg.seed)
     d = ms.cohens_d(ua, ub, paired=paired)
-    va, vb = ra.values.get(m), rb.values.get(m)
     return _comparison_entry(va, vb, p, d, "cohen_dz" if paired else "cohen_d", True, direction)
 
 
@@ -654,18 +682,69 @@ def _check_field(samples: Sequence[Sample], fld: str) -> None:
                      f"Meta fields present: {known or 'none'}{hint}", option="field")
 
 
-def _distributions(samples: Sequence[Sample], fld: str, order: list[str], base: str | None,
-                   tuned: str | None) -> dict[str, Any]:
+def _log_base(unit: str) -> float:
+    return 2.0 if unit == "bits" else math.e
+
+
+def field_entropy_name(fld: str) -> str:
+    """The summary's metric name of a categorical field's per-prompt entropy."""
+    return f"{fld}_entropy"
+
+
+def _add_field_entropy(summary: dict[str, Any], samples: Sequence[Sample], cfg: MeasureConfig,
+                       base: str | None, tuned: str | None) -> None:
+    """The field's entropy within each prompt, as one more per-input metric of every source.
+
+    ``H_p = -sum_k p_k log p_k`` over the field's values among prompt ``p``'s samples
+    (plug-in; nats or bits by ``cfg.entropy_unit``); the value is the mean over prompts with
+    at least two samples, its interval the percentile bootstrap over prompts, and the
+    comparison a permutation test of the means, paired by prompt when both sets answer the
+    same prompts (as every per-input metric).
+    """
     from rewardshift.metrics import distribution as dist
 
-    out: dict[str, Any] = {"sources": {}, "comparison": None}
-    counts = {}
+    assert cfg.field is not None
+    name, lb = field_entropy_name(cfg.field), _log_base(cfg.entropy_unit)
+    units: dict[str, dict[Any, float]] = {}
+    for src, block in summary["sources"].items():
+        groups: dict[Any, list[str]] = {}
+        for s in samples:
+            if s.source == src:
+                groups.setdefault(s.prompt_id, []).append(str(s.meta[cfg.field]))
+        units[src] = {pid: dist.entropy(dist.histogram(v), base=lb)
+                      for pid, v in groups.items() if len(v) >= 2}
+        vals = np.array(list(units[src].values()), dtype=np.float64)
+        ci = ms.bootstrap_mean_ci(vals, n_resamples=cfg.n_bootstrap,
+                                  confidence=cfg.confidence, seed=cfg.seed)
+        block["metrics"][name] = {
+            "value": float(vals.mean()) if vals.size else None, "ci": list(ci) if ci else None,
+            "per_input": True, "direction": HIGHER, "n_units": int(vals.size),
+            "note": None if vals.size else "no prompt has two samples", "unit":
+            cfg.entropy_unit}
+    summary.setdefault("definitions", {})[name] = (
+        f"Shannon entropy of meta field {cfg.field!r} among one prompt's samples, in "
+        f"{cfg.entropy_unit}, averaged over prompts (plug-in estimate; 0 = every sample of a "
+        "prompt makes the same choice). CI: bootstrap over prompts.")
+    comp = summary.get("comparison")
+    if comp and base is not None and tuned is not None:
+        comp["metrics"][name] = _compare_units(
+            units[base], units[tuned], summary["sources"][base]["metrics"][name]["value"],
+            summary["sources"][tuned]["metrics"][name]["value"], HIGHER, cfg)
+
+
+def _distributions(samples: Sequence[Sample], fld: str, order: list[str], base: str | None,
+                   tuned: str | None, unit: str = "nats") -> dict[str, Any]:
+    from rewardshift.metrics import distribution as dist
+
+    out: dict[str, Any] = {"sources": {}, "comparison": None, "unit": unit}
+    counts: dict[str, dict[str, int]] = {}
     for name in order:
         vals = [s.meta.get(fld) for s in samples if s.source == name]
         counts[name] = dist.histogram(str(v) for v in vals)
-        out["sources"][name] = {"counts": counts[name], "entropy": dist.entropy(counts[name]),
+        out["sources"][name] = {"counts": counts[name],
+                                "entropy": dist.entropy(counts[name], base=_log_base(unit)),
                                 "support": dist.support_size(counts[name])}
-    if base is not None:
+    if base is not None and tuned is not None:  # both or neither
         p, q = counts[tuned], counts[base]
         chi2, chi2_p = dist.chi_square(p, q)
         out["comparison"] = {"reference": base, "kl": dist.kl_divergence(p, q),
