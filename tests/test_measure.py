@@ -8,7 +8,8 @@ import pytest
 from rewardshift import InputError, Sample
 from rewardshift.measure import MeasureConfig, measure
 from rewardshift.metrics import lexical
-from rewardshift.metrics.counts import NgramIndex, ead_from_counts
+from rewardshift.metrics.lexical import ead_from_counts
+from rewardshift.metrics.ngrams import NgramIndex
 from rewardshift.metrics.tokenize import tokenize_all
 
 WORDS = ("amber basalt cobalt dune ember fjord glacier harbor island jungle karst lagoon "

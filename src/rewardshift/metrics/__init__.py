@@ -4,6 +4,8 @@ Modules, each one family of definitions (their docstrings give formula and refer
 
 * :mod:`~rewardshift.metrics.lexical` — distinct-n, n-gram diversity, EAD, self-BLEU,
   compression ratio, ROUGE-L homogenization (token lists in, numbers out).
+* :mod:`~rewardshift.metrics.ngrams` — the n-gram engine: exact integer ids of every n-gram,
+  whole-set and subset counts (what lexical's n-gram metrics and self-BLEU build on).
 * :mod:`~rewardshift.metrics.semantic` — embedding diversity, Vendi scores, clusters,
   remote-clique, chamfer distance (embedding matrices in).
 * :mod:`~rewardshift.metrics.embed` — sentence embeddings (the only module that loads a model).

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
-from rewardshift.metrics import _bleu
+from rewardshift.metrics import _bleu, ngrams
 
 __all__ = [
     "compression_ratio",
@@ -109,7 +109,7 @@ def _no_ngrams(metric: str, n: int, samples: list[Sequence[str]]) -> MetricUndef
 
 def _ngram_counts(samples: list[Sequence[str]], max_n: int) -> list[tuple[int, int]]:
     """``[(unique, total), ...]`` pooled over the set for n = 1 .. max_n."""
-    levels = _bleu.ngram_levels(_bleu.encode(samples), max_n)
+    levels = ngrams.ngram_levels(ngrams.encode(samples), max_n)
     return [(level.n_unique, len(level.start)) for level in levels]
 
 
@@ -297,8 +297,8 @@ def ead_from_counts(unique: int, total: int, vocab_size: int) -> float:
     ``U = unique`` distinct n-grams among ``C = total >= 1``, ``V = vocab_size >= 1``; the
     denominator is the expected number of distinct values among ``C`` uniform draws from
     ``V``, computed as ``V · -expm1(C · log1p(-1 / V))`` (1 when ``V = 1``). The one formula
-    behind :func:`ead` and the subset fast path of :mod:`rewardshift.metrics.counts`; inputs
-    are not checked (Liu et al. 2022).
+    behind :func:`ead` and the subset counts of
+    :class:`~rewardshift.metrics.ngrams.NgramIndex`; inputs are not checked (Liu et al. 2022).
 
     Examples
     --------
@@ -380,7 +380,7 @@ def self_bleu_per_sample(tokenized: Sequence[Sequence[str]], *, max_n: int = 4) 
     """
     samples = _check_tokenized(tokenized, metric="self_bleu", min_samples=2)
     max_n = _check_int(max_n, "max_n", minimum=1)
-    return _bleu.self_bleu_per_sample(_bleu.encode(samples), max_n)
+    return _bleu.self_bleu_per_sample(ngrams.encode(samples), max_n)
 
 
 # --------------------------------------------------------------------------- compression
@@ -542,7 +542,7 @@ def _lcs_matrix(samples: list[Sequence[str]]) -> np.ndarray:
     LCS(sample i, sample j). ``V - U`` never borrows because ``U`` is a subset of ``V``.
     """
     n = len(samples)
-    corpus = _bleu.encode(samples)
+    corpus = ngrams.encode(samples)
     lengths = corpus.lengths
     offset = np.concatenate([[0], np.cumsum(lengths + 1)])  # (n+1,) block starts, then the end
     first = np.concatenate([[0], np.cumsum(lengths)])  # (n+1,) first token of each sample
@@ -600,7 +600,8 @@ def _block_popcounts(v: int, bounds: np.ndarray) -> np.ndarray:
     raw = np.frombuffer(v.to_bytes((n_bits + 7) // 8, "little"), dtype=np.uint8)
     cumulative = np.concatenate([[0], np.cumsum(np.unpackbits(raw, bitorder="little"),
                                                 dtype=np.int64)])
-    return cumulative[bounds[1:]] - cumulative[bounds[:-1]]
+    counts: np.ndarray = cumulative[bounds[1:]] - cumulative[bounds[:-1]]
+    return counts
 
 
 def homogenization(tokenized: Sequence[Sequence[str]], *, max_samples: int = 500,
