@@ -168,6 +168,7 @@ def test_messages_name_no_cli_flags() -> None:
 
 
 def test_audit_pairs_takes_a_prefs_config_and_keywords_override_it() -> None:
+    pytest.importorskip("vaderSentiment")
     import numpy as np
 
     from rewardshift.prefs import audit_pairs

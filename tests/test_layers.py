@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     "metrics": 1,
     **dict.fromkeys(["measure", "generate"], 2),
     **dict.fromkeys(["lab", "lm", "probes", "monitor", "audit", "prefs", "realpair", "demo"], 3),
+    "images": 3,
     "report": 4,
     **dict.fromkeys(["jobs", "story"], 5),
     **dict.fromkeys(["cli", "__init__", "__main__"], 6),
