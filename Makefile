@@ -3,9 +3,8 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Without a GPU, torch==2.13.0 is a CPU build (torchvision 0.28.0 is its match); an unpinned
-# torch pulls several GB of CUDA.
-TORCH_CPU := torch==2.13.0 torchvision==0.28.0
+# Without a GPU, torch==2.13.0 is a CPU build; an unpinned torch pulls several GB of CUDA.
+TORCH_CPU := torch==2.13.0
 
 .PHONY: demo lm real-pair test test-all lint bench clean
 

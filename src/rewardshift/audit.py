@@ -176,7 +176,8 @@ def run_audit(config: AuditConfig, *, progress: Progress | None = None) -> Audit
                 "tuned": make_backend(config.tuned, config, source="tuned")}
     gens = {name: _generate_fn(b, config) for name, b in backends.items()}
     timings: dict[str, float] = {"load": round(time.perf_counter() - t0, 2)}
-    results, all_samples = {}, []
+    results: dict[str, Any] = {}
+    all_samples: list[Sample] = []
     total = len(config.probes) * 3
     done = 0
     for name in config.probes:

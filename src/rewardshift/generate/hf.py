@@ -131,7 +131,8 @@ class TransformersBackend:
             raise GenerationError(f"cannot load a causal LM from {what}: {e}") from e
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model.to(device)
+        # transformers wraps PreTrainedModel.to in a decorator whose stub loses the signature
+        model.to(device)  # type: ignore[arg-type]
         model.eval()
         return cls(model, tokenizer, source=source or gguf_file or path, batch_size=batch_size)
 

@@ -120,10 +120,11 @@ class OpenAIBackend:
                                  ("max_retries", max_retries, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"{name}={value!r} must be an integer >= {low}")
-        for name, value in (("timeout", timeout), ("backoff", backoff),
-                            ("max_backoff", max_backoff)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise InputError(f"{name}={value!r} must be a finite number of seconds >= 0")
+        for name, seconds in (("timeout", timeout), ("backoff", backoff),
+                              ("max_backoff", max_backoff)):
+            if not (isinstance(seconds, (int, float)) and math.isfinite(seconds)
+                    and seconds >= 0):
+                raise InputError(f"{name}={seconds!r} must be a finite number of seconds >= 0")
         if not timeout > 0:
             raise InputError(f"timeout={timeout!r} must be > 0 seconds")
         self.base_url = base_url.rstrip("/")
@@ -409,7 +410,7 @@ def _server_message(err: urllib.error.HTTPError, key: str | None) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
+    value: Any = headers.get("Retry-After") if headers is not None else None
     try:
         seconds = float(value)
     except (TypeError, ValueError):

@@ -160,7 +160,8 @@ def _decode(model: Any, rows: Sequence[tuple[tuple[int, ...], int]], *, max_new_
             chosen = logp.gather(-1, nxt[:, None])[:, 0].tolist()
             top = torch.topk(logp, min(k, logp.shape[-1]), dim=-1) if k else None
             nxt_list = nxt.tolist()
-            top_ids, top_lps = (top.indices.tolist(), top.values.tolist()) if k else ([], [])
+            top_ids, top_lps = ((top.indices.tolist(), top.values.tolist()) if top is not None
+                                else ([], []))
             for i in (~done).nonzero()[:, 0].tolist():
                 drawn[i].ids.append(nxt_list[i])
                 drawn[i].logprobs.append(chosen[i])

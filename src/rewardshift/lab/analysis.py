@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
@@ -355,7 +355,7 @@ def _axis_shift(name, x, base, tuned, truth, x0) -> dict[str, object]:
     return rec
 
 
-def describe_bias_shift(records: Sequence[Mapping[str, object]], *,
+def describe_bias_shift(records: Sequence[Mapping[str, Any]], *,
                         labels: Mapping[str, str] | None = None) -> str:
     """One sentence per direction: "variance fell 80% on symmetry and 3% on fragment count".
 
@@ -463,26 +463,27 @@ def bias_contrast(pool: WeightedPool, tuned_weights, kinds: Mapping[str, str], *
         ci = [None if not (math.isfinite(a) and math.isfinite(b)) else (float(a), float(b))
               for a, b in zip(lo, hi, strict=True)]
 
-    def part(i: int) -> dict[str, object] | None:
-        return None if not math.isfinite(point[i]) else {"value": float(point[i]), "ci": ci[i]}
+    def part(i: int, **extra: object) -> dict[str, object] | None:
+        return (None if not math.isfinite(point[i])
+                else {"value": float(point[i]), "ci": ci[i], **extra})
 
     out: dict[str, object] = {
-        "perceptual": part(0) and {**part(0), "axes": groups["perceptual"]},
-        "physical": part(1) and {**part(1), "axes": groups["physical"]},
-        "contrast": part(2), "toward_ideal": part(3) and {**part(3), "axes": sorted(targets)},
+        "perceptual": part(0, axes=groups["perceptual"]),
+        "physical": part(1, axes=groups["physical"]),
+        "contrast": part(2), "toward_ideal": part(3, axes=sorted(targets)),
         "exact": not pool.sampled, "level": level,
     }
     out["verdict"] = describe_contrast(out)
     return out
 
 
-def describe_contrast(c: Mapping[str, object]) -> str:
+def describe_contrast(c: Mapping[str, Any]) -> str:
     """The contrast of :func:`bias_contrast` in one line: the thesis, or its absence."""
     con, per, phy = c.get("contrast"), c.get("perceptual"), c.get("physical")
     if not con or not per or not phy:
         return "no contrast: the world lacks perceptual or physical numeric axes."
 
-    def ci(part: Mapping[str, object]) -> str:
+    def ci(part: Mapping[str, Any]) -> str:
         iv = part.get("ci")
         if not iv:
             return " (exact)" if c.get("exact") else ""

@@ -20,7 +20,7 @@ point after one sort.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaln
@@ -206,7 +206,7 @@ class TiltSweep:
                                                          strict=True))]
 
 
-def tilt_sweep(pool_or_weights, reward, betas: Sequence[float], *,
+def tilt_sweep(pool_or_weights, reward, betas: Sequence[float] | np.ndarray, *,
                functions: Mapping[str, np.ndarray] | None = None,
                sampled: bool | None = None, min_ess: float = MIN_ESS,
                allow_low_ess: bool = False) -> TiltSweep:
@@ -388,7 +388,7 @@ class _Blocks:
     mass: np.ndarray  # (B,) base mass p_b of each block
     log_cdf: np.ndarray  # (B,) log F_b, F_b = base mass of blocks ≤ b
     log_step: np.ndarray  # (B,) log(F_{b-1}/F_b) = log1p(-p_b/F_b)
-    sq_share: np.ndarray = field(default=None)  # (B,) Σ_{i∈b} p_i² / p_b²
+    sq_share: np.ndarray  # (B,) Σ_{i∈b} p_i² / p_b²
 
 
 def _blocks(w: np.ndarray, proxy: np.ndarray, order: np.ndarray | None = None) -> _Blocks:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,10 +78,10 @@ class RaterPopulation:
             raise InputError(f"like_quantile={self.like_quantile!r} must be in (0, 1)")
 
     @classmethod
-    def for_world(cls, world: World, *, weight: float = 1.0, **config: object) -> RaterPopulation:
+    def for_world(cls, world: World, *, weight: float = 1.0, **config: Any) -> RaterPopulation:
         """Raters with weight ``weight`` on every perceptual axis of ``world``."""
         weights = {k: weight for k in world.axes_of("perceptual")}
-        return cls(weights=dict(config.pop("weights", weights)), **config)  # type: ignore[arg-type]
+        return cls(weights=dict(config.pop("weights", weights)), **config)
 
     # -- utilities ----------------------------------------------------------------------
     @cached_property

@@ -23,7 +23,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import minimize
@@ -225,7 +225,7 @@ class MLPRM(RewardModel):
         val, tr = perm[:n_val], perm[n_val:]
         with torch.random.fork_rng(devices=[]):  # seeded init, global RNG left untouched
             torch.manual_seed(self.seed)
-            layers: list[torch.nn.Module] = []
+            layers: list[Any] = []  # torch.nn.Module (torch is imported lazily)
             width = za.shape[1]
             for h in self.hidden:
                 layers += [torch.nn.Linear(width, h), torch.nn.SiLU()]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -133,7 +133,7 @@ def _raters(cfg: LabConfig, world: World) -> RaterPopulation:
 
 def build_reward_model(cfg: LabConfig):
     """The reward model the config asks for (unfitted)."""
-    from rewardshift.lab.reward_model import MLPRM, Ensemble, LinearRM
+    from rewardshift.lab.reward_model import MLPRM, Aggregation, Ensemble, LinearRM
 
     def member(seed: int):
         if cfg.rm == "linear":
@@ -143,7 +143,8 @@ def build_reward_model(cfg: LabConfig):
     if cfg.ensemble == 1:
         return member(cfg.seed)
     return Ensemble([member(cfg.seed + k) for k in range(cfg.ensemble)],
-                    aggregation=cfg.ensemble_agg, lam=cfg.ensemble_lam, seed=cfg.seed)
+                    aggregation=cast(Aggregation, cfg.ensemble_agg),  # Ensemble checks it
+                    lam=cfg.ensemble_lam, seed=cfg.seed)
 
 
 def _rm_features(ws: WorldSample, names: list[str]) -> dict[str, np.ndarray]:

@@ -194,7 +194,7 @@ def check_n(n: int, what: str = "n") -> int:
     return int(n)
 
 
-def require_features(features: Mapping[str, np.ndarray], names: list[str] | tuple[str, ...],
+def require_features(features: Mapping[str, object], names: list[str] | tuple[str, ...],
                      world: str) -> None:
     """Raise a clear error when ``features`` lacks any of ``names``."""
     missing = [k for k in names if k not in features]

@@ -75,6 +75,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import SupportsIndex
 
 import numpy as np
 from scipy.stats import norm
@@ -261,20 +262,20 @@ class KindGrammar:
         """Number of texts of positive probability."""
         return int(self._support.size)
 
-    def render(self, codes: Sequence[int]) -> str:
+    def render(self, codes: Sequence[SupportsIndex]) -> str:
         """The text of a derivation (slot codes in slot order)."""
         vals = {f.name: f.surfaces[tuple(int(codes[self._index[s]]) for s in f.slots)]
                 for f in self.fields.values()}
         return self.template.format(**vals)
 
-    def attributes(self, codes: Sequence[int]) -> dict[str, str]:
+    def attributes(self, codes: Sequence[SupportsIndex]) -> dict[str, str]:
         """Slot labels and derived attributes of a derivation."""
         labels = {s.name: s.labels[int(c)] for s, c in zip(self.slots, codes, strict=True)}
         if self._derive is not None:
             labels.update(self._derive(labels))
         return labels
 
-    def _make(self, codes: Sequence[int]) -> GrammarSample:
+    def _make(self, codes: Sequence[SupportsIndex]) -> GrammarSample:
         return GrammarSample(self.render(codes), self.kind, self.attributes(codes),
                              float(self.log_joint[tuple(codes)]))
 
@@ -344,7 +345,7 @@ class KindGrammar:
         return {f: np.asarray(out[f], dtype=float) for f in FEATURES}
 
 
-def _table(rows: Sequence[Sequence[float]] | Sequence[float]) -> np.ndarray:
+def _table(rows: Sequence[Sequence[float]] | Sequence[float] | np.ndarray) -> np.ndarray:
     """Normalise weights to probabilities along the last axis."""
     a = np.asarray(rows, dtype=float)
     return a / a.sum(axis=-1, keepdims=True)
@@ -662,7 +663,7 @@ class TextGrammar:
         """Exact probability of each label of a slot of ``kind``, e.g. ``("review", "stars")``."""
         return self.grammars[self._kinds(kind)[0]].marginal(attribute)
 
-    def features(self, texts: Sequence[str] | Sequence[GrammarSample]) -> np.ndarray:
+    def features(self, texts: Sequence[str | GrammarSample]) -> np.ndarray:
         """Perceptual features of texts, shape (N, 4) in the order of :data:`FEATURES`.
 
         Each feature is in [0, 1] (module docstring); a text out of the grammar gets ``nan``.

@@ -85,12 +85,12 @@ class GoldReward:
             idx = np.flatnonzero(kinds == k)
             if not idx.size:
                 continue
-            feats = self.grammar.features([texts[i] for i in idx])
+            feats = self.grammar.features([texts[i] for i in idx.tolist()])
             good = ~np.isnan(feats).any(axis=1)
             if terminated is not None:
                 good &= np.asarray(terminated, dtype=bool)[idx]
             # features() parses against both kinds: keep only texts of the prompt's kind
-            for j, i in enumerate(idx):
+            for j, i in enumerate(idx.tolist()):
                 if good[j]:
                     lp = self.grammar.log_prob(texts[i], kind=k)
                     good[j] = np.isfinite(lp)

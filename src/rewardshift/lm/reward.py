@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ class RewardScorer:
 
 def train_reward_model(base_path: str | os.PathLike[str], records: Sequence[dict],
                        out_dir: str | os.PathLike[str], config: RewardConfig | None = None, *,
-                       progress: bool = True) -> tuple[RewardScorer, dict[str, float]]:
+                       progress: bool = True) -> tuple[RewardScorer, dict[str, Any]]:
     """Train the proxy RM with ``trl.RewardTrainer`` from the base model; save it to ``out_dir``.
 
     Returns the scorer and ``{"heldout_accuracy", "train_accuracy", "n_train", "n_heldout",

@@ -23,6 +23,7 @@ import dataclasses
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,7 @@ def _parting_step(rows: list[dict[str, Any]]) -> int | None:
 
 
 def _closed_form(grammar: TextGrammar, base, tok, scorer: RewardScorer, gold: GoldReward,
-                 n_betas: int) -> list[dict[str, float]]:
+                 n_betas: int) -> list[dict[str, Any]]:
     """The exact KL tilt ``pi_b ∝ pi_base exp(r / b)`` on the whole breakage support.
 
     ``pi_base`` is the base model's probability of each of the 864 breakage texts under the
@@ -185,7 +186,7 @@ def _closed_form(grammar: TextGrammar, base, tok, scorer: RewardScorer, gold: Go
 
 
 def _best_of_n(base, tok, scorer: RewardScorer, gold: GoldReward, config: LMConfig
-               ) -> list[dict[str, float]]:
+               ) -> list[dict[str, Any]]:
     """Best-of-n by sampling: a pool of base completions per prompt, unbiased estimator."""
     prompts = all_prompts()
     comps = sample_completions(base, tok, prompts, config.bon_pool, seed=config.seed + 500)
@@ -298,7 +299,10 @@ def _run_lm(config: LMConfig, rd: RunDir, progress: Progress | None) -> dict[str
 
     runs: list[tuple[str, dict[str, Any]]] = []
     for g in config.grpo:
-        rewards, weights, callbacks, finish = [proxy_fn], [1.0], [], None
+        rewards: list[Callable[..., Any]] = [proxy_fn]
+        weights: list[float] = [1.0]
+        callbacks: list[Any] = []
+        finish: Callable[[], list[dict]] | None = None
         if config.monitor:
             from rewardshift.lm.monitoring import attach_monitor
 
@@ -376,7 +380,7 @@ def _measure_run(rd, name: str, base, tok, scorer, gold, grammar, config: LMConf
                              "parting_step": _parting_step(rows), "path": f"{name}/final"}
 
 
-def _features_rm(grammar: TextGrammar, records: list[dict], seed: int) -> dict[str, float]:
+def _features_rm(grammar: TextGrammar, records: list[dict], seed: int) -> dict[str, Any]:
     """Issue 3's features-based linear RM on the same pairs: held-out accuracy, for comparison."""
     from rewardshift.lab.reward_model import LinearRM
 
@@ -397,7 +401,7 @@ def _histograms(grammar: TextGrammar, evals: dict[str, PolicyEval]) -> dict[str,
     out: dict[str, Any] = {}
     for kind, names in ATTRIBUTES.items():
         for a in names:
-            entry = {"truth": grammar.marginal(kind, a)}
+            entry: dict[str, Any] = {"truth": grammar.marginal(kind, a)}
             for label, ev in evals.items():
                 entry[label] = ev.histograms.get(kind, {}).get(a, {})
             out.setdefault(kind, {})[a] = entry

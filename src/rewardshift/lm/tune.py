@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -261,7 +262,7 @@ def run_dpo(base_path: str | os.PathLike[str], records: Sequence[dict],
         model = AutoModelForCausalLM.from_pretrained(str(base_path))
         peft_config = _lora_config(s) if s.lora_r else None
         ref = None if peft_config else AutoModelForCausalLM.from_pretrained(str(base_path))
-        extra = {}
+        extra: dict[str, Any] = {}
         eval_ds = None
         if eval_records and eval_steps:
             eval_ds = Dataset.from_dict({c: [r[c] for r in eval_records] for c in cols})

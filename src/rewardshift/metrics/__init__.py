@@ -9,6 +9,8 @@ Modules, each one family of definitions (their docstrings give formula and refer
 * :mod:`~rewardshift.metrics.semantic` — embedding diversity, Vendi scores, clusters,
   remote-clique, chamfer distance (embedding matrices in).
 * :mod:`~rewardshift.metrics.embed` — sentence embeddings (the only module that loads a model).
+* :mod:`~rewardshift.metrics.images` — pixel features; Fréchet distance, precision / recall,
+  density / coverage and Vendi diversity of image feature matrices.
 * :mod:`~rewardshift.metrics.tokens` — next-token entropy and branching factor.
 * :mod:`~rewardshift.metrics.distribution` — histograms, entropy, support, KL / JS / χ², coverage.
 * :mod:`~rewardshift.metrics.aggregate` — per-input / across-input scopes, the quality mask.
@@ -32,7 +34,7 @@ next_token_entropy, branching_factor   ↑
 # use (PEP 562) so that importing one metric module does not pull in scipy.stats.
 __all__ = [
     "DIRECTIONS", "DISTANCE", "HIGHER", "LOWER", "NEUTRAL", "bootstrap_ci", "bootstrap_mean_ci",
-    "cluster_bootstrap_share", "cohen_h", "cohens_d", "format_p", "half_sample_se",
+    "bounded_normal_ci", "cluster_bootstrap_share", "cohen_h", "cohens_d", "format_p", "half_sample_se",
     "jensen_shannon", "js_permutation", "kullback_leibler", "normal_ci", "permutation_test",
     "permutation_test_sets", "permutation_test_values", "wilson_ci",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -36,7 +37,9 @@ __all__ = [
     "support_size",
 ]
 
-Counts = Mapping[Hashable, float] | np.ndarray | Sequence[float]
+# keys Any, not Hashable: Mapping is invariant in its key type, so a dict[str, int] is not a
+# Mapping[Hashable, float]
+Counts = Mapping[Any, float] | np.ndarray | Sequence[float]
 
 
 def histogram(values: Iterable[Hashable]) -> dict[str, int]:
@@ -238,7 +241,8 @@ def _aligned(p_counts: Counts, q_counts: Counts, name: str,
 
 def _smoothed(v: np.ndarray, s: float) -> np.ndarray:
     v = v + s
-    return v / v.sum()
+    p: np.ndarray = v / v.sum()
+    return p
 
 
 def kl_divergence(p_counts: Counts, q_counts: Counts, *, smoothing: float = 0.5) -> float:

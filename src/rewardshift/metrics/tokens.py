@@ -105,7 +105,8 @@ def _position_entropies(lp: np.ndarray) -> np.ndarray:
     p = w / total[:, None]
     # -sum p log p with log p = z - log(total); p = 0 entries (z = -inf) contribute 0.
     logp = np.where(p > 0, z, 0.0) - np.log(total)[:, None]
-    return np.maximum(-(p * logp).sum(axis=1), 0.0)
+    h: np.ndarray = np.maximum(-(p * logp).sum(axis=1), 0.0)
+    return h
 
 
 def _all_entropies(top_logprobs: object) -> list[np.ndarray]:

@@ -54,6 +54,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import numpy as np
 from scipy.stats import theilslopes
@@ -134,7 +135,7 @@ class AlarmConfig(Config):
                 raise InputError(f"AlarmConfig: {name} must be a non-empty str, got {v!r}")
 
 
-def _is_real(v: object) -> bool:
+def _is_real(v: object) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 

@@ -150,5 +150,5 @@ def _callable_name(fn: Callable[..., Any]) -> str:
 
 def _is_async(fn: Callable[..., Any]) -> bool:
     """Whether calling ``fn`` returns a coroutine (as TRL's ``is_async_callable`` decides)."""
-    fn = _unpartial(fn)
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(fn.__call__)
+    target: Any = _unpartial(fn)  # Any: mypy does not read __call__ off a Callable
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(target.__call__)

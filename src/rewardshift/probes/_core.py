@@ -181,6 +181,12 @@ class Prepared:
     def order(self) -> list[str]:
         return list(self.by_source)
 
+    @property
+    def pair(self) -> tuple[str, str]:
+        """``(base, tuned)``: the comparisons run only on an input that has a pair."""
+        assert self.base is not None and self.tuned is not None, "no pair to compare"
+        return self.base, self.tuned
+
     def all_samples(self) -> list[Sample]:
         return [s for src in self.by_source.values() for s in src]
 

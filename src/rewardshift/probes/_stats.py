@@ -146,8 +146,10 @@ def compare_units(units_a: Mapping[str, float], units_b: Mapping[str, float], *,
     """
     paired = set(units_a) == set(units_b) and len(units_a) >= 2
     keys = sorted(units_a) if paired else None
-    a = np.array([units_a[k] for k in keys] if paired else list(units_a.values()), dtype=float)
-    b = np.array([units_b[k] for k in keys] if paired else list(units_b.values()), dtype=float)
+    a = np.array([units_a[k] for k in keys] if keys is not None else list(units_a.values()),
+                 dtype=float)
+    b = np.array([units_b[k] for k in keys] if keys is not None else list(units_b.values()),
+                 dtype=float)
     mean_a = float(a.mean()) if a.size else None
     mean_b = float(b.mean()) if b.size else None
     p = ms.permutation_test_values(a, b, paired=paired, n_resamples=n_resamples, seed=seed)

@@ -395,7 +395,7 @@ class AttractorProbe(Probe):
     def _compare(self, prep: Prepared, described: Mapping[tuple[str, float], dict[str, Any]],
                  common: list[float], seed: int
                  ) -> tuple[list[Comparison], list[str], dict[str, Any]]:
-        b, t = prep.base, prep.tuned
+        b, t = prep.pair
         comps: list[Comparison] = []
         distinct: dict[float, Comparison] = {}
         bf: dict[float, Comparison] = {}
@@ -436,7 +436,7 @@ class AttractorProbe(Probe):
     def _attractor_verdict(self, prep: Prepared, described: Mapping[tuple[str, float], Any],
                            common: list[float], distinct: Mapping[float, Comparison]
                            ) -> tuple[list[str], dict[str, Any]]:
-        b, t = prep.base, prep.tuned
+        b, t = prep.pair
         hi = common[-1]
         c = distinct[hi]
         share_t = described[(t, hi)]["summary"]["largest_cluster_share"]
@@ -492,11 +492,11 @@ def _temps(by_t: Mapping[float, Mapping[str, Any]], src: str | None) -> list[flo
 def _token_stats(samples: Sequence[Sample], groups: Sequence[str], max_positions: int
                  ) -> dict[str, Any] | None:
     """Next-token entropy statistics, or ``None`` unless every sample has top_logprobs."""
-    if not samples or any(not s.top_logprobs for s in samples):
+    tops = [s.top_logprobs for s in samples if s.top_logprobs]
+    if not samples or len(tops) < len(samples):
         return None
     from rewardshift.metrics.tokens import entropy_by_position, position_entropies
 
-    tops = [s.top_logprobs for s in samples]
     ents = [position_entropies(tp) for tp in tops]
     pooled = np.concatenate(ents)
     mass = np.array([sum(math.exp(v) for v in pos.values()) for tp in tops for pos in tp])

@@ -91,7 +91,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from rewardshift.probes.gazetteer import (
     AMBIGUOUS_PLACES,
@@ -520,7 +520,7 @@ def _decade(token: str) -> int:
     return int(token[0]) * 10
 
 
-def _plausible(n: int | None) -> bool:
+def _plausible(n: int | None) -> TypeGuard[int]:
     return n is not None and 1 <= n <= 120
 
 

@@ -71,7 +71,7 @@ def compare_attributes(prep: Prepared, attrs: Mapping[str, Sequence[PersonaAttri
     and each attribute's pooled entropy verdict; rarefied support, KL, JS and coverage as
     summary keys; a note for each attribute missing from either source of the pair.
     """
-    b, t = prep.base, prep.tuned
+    b, t = prep.pair
     comps: list[Comparison] = []
     verdicts: list[str] = []
     extra: dict[str, Any] = {}

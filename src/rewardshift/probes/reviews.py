@@ -116,8 +116,8 @@ def _check_edges(edges: Sequence[float]) -> np.ndarray:
     return e
 
 
-def sentiment_bins(scores: Sequence[float], edges: Sequence[float] = DEFAULT_EDGES
-                   ) -> np.ndarray:
+def sentiment_bins(scores: Sequence[float] | np.ndarray,
+                   edges: Sequence[float] = DEFAULT_EDGES) -> np.ndarray:
     """Bin index ``0 .. len(edges) - 2`` of each score: ``[e_i, e_{i+1})``, the last closed.
 
     Scores outside ``[edges[0], edges[-1]]`` are clipped into the end bins.
@@ -299,7 +299,7 @@ class ReviewProbe(Probe):
     def _compare(self, prep: Prepared, scored: Mapping[str, np.ndarray],
                  bins: Mapping[str, np.ndarray], top: int, seed: int
                  ) -> tuple[list[Comparison], list[str]]:
-        b, t = prep.base, prep.tuned
+        b, t = prep.pair
         sb, st_ = prep.by_source[b], prep.by_source[t]
         comps = [self._compare_top(sb, st_, bins[b] == top, bins[t] == top, seed)]
         ia = np.arange(len(sb))

@@ -59,9 +59,10 @@ def gguf_to_transformers(gguf_path: str | os.PathLike[str], out_dir: str | os.Pa
     except (OSError, ValueError) as e:
         raise InputError(f"{src}: transformers cannot load this GGUF ({e})") from e
     # The tensors are dequantised already; the GGUF marker only stops save_pretrained.
-    model.hf_quantizer = None
+    # (torch types nn.Module.__setattr__ for tensors and modules only)
+    model.hf_quantizer = None  # type: ignore[assignment]
     model.config.__dict__.pop("quantization_config", None)
-    model.is_quantized = False
+    model.is_quantized = False  # type: ignore[assignment]
     model.save_pretrained(str(tmp))
     tok.save_pretrained(str(tmp))
     tmp.replace(out)

@@ -25,7 +25,7 @@ noisy the way a rater panel's are, and the same seed gives the same labels.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +96,7 @@ class RealRaters:
                 + self.alpha * parts["typicality"])
 
 
-def label_pairs(groups: dict[str, Sequence[int]], utility: np.ndarray, *, rounds: int,
+def label_pairs(groups: Mapping[str, Sequence[int]], utility: np.ndarray, *, rounds: int,
                 seed: int) -> list[tuple[int, int, float]]:
     """Bradley–Terry labelled pairs within each prompt's group of texts.
 

@@ -182,7 +182,8 @@ def _stage_samples(config: RealPairConfig, base_path: str, path: Path) -> list[d
         n=config.samples_per_prompt, temperature=config.temperature, seed=config.seed,
         max_new_tokens=config.max_new_tokens, logprobs=False))
     text_of = dict(prompts)
-    rows, seen = [], set()
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     for s in samples:
         text = trim_to_sentence(s.text)
         if word_count(text) < 3 or (s.prompt_id, text) in seen:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from rewardshift.lab.worlds.shatter import material_of
 
 if TYPE_CHECKING:  # matplotlib is imported only when drawing
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 
 __all__ = ["render", "render_grid"]
 
@@ -69,8 +69,8 @@ def render(row: Mapping[str, float | str], ax: Axes) -> Axes:
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    for s in ax.spines.values():
-        s.set_visible(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     impact = np.array([-0.35 * asym, 0.1 * asym])
     drift = np.array([1.0, 0.25]) * asym  # oblique impact: tangential momentum downstream
     intact_alpha = 0.85 if n_frag == 0 else 0.35 * (1 - f) + 0.12
@@ -179,11 +179,12 @@ def render_grid(base_rows: Sequence[Mapping[str, float | str]],
     head = 0.45 if suptitle else 0.0
     fig = Figure(figsize=(2 * 1.9 * ncols + 0.3, 2.15 * nrows + 0.5 + head),
                  facecolor="white", layout="constrained")
-    body = fig
-    if suptitle:
-        top, body = fig.subfigures(2, 1, height_ratios=[head, 2.15 * nrows + 0.5])
+    body: Figure | SubFigure = fig
+    if suptitle:  # two subfigures or more come back as an array
+        top, body = cast("np.ndarray",
+                         fig.subfigures(2, 1, height_ratios=[head, 2.15 * nrows + 0.5]))
         top.text(0.5, 0.5, suptitle, ha="center", va="center", fontsize=13)
-    subfigs = body.subfigures(1, 2, wspace=0.03)
+    subfigs = cast("np.ndarray", body.subfigures(1, 2, wspace=0.03))
     for sub, rows, title in zip(subfigs, (base_rows, tuned_rows), titles,
                                 strict=True):
         sub.suptitle(title, fontsize=12, fontweight="bold")

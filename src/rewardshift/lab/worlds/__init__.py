@@ -10,6 +10,7 @@ name           outcomes                                                         
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -20,8 +21,8 @@ from rewardshift.lab.worlds.shatter import ShatterConfig, ShatterWorld
 
 __all__ = ["WORLDS", "get_world"]
 
-#: name -> (World class, its config dataclass)
-WORLDS: dict[str, tuple[type[World], type]] = {
+#: name -> (World class, its config dataclass); the class is called with a config
+WORLDS: dict[str, tuple[Callable[[Any], World], type]] = {
     "personas": (PersonasWorld, PersonasConfig),
     "shatter": (ShatterWorld, ShatterConfig),
 }
