@@ -7,39 +7,18 @@ configuration (``realpair.json``) reuses every finished stage, the audit include
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from rewardshift.audit import AuditConfig
 from rewardshift.jobs.audit import audit_job
-from rewardshift.jobs.base import RunExistsError, claim_run_dir
+from rewardshift.jobs.base import resume_run_dir
 from rewardshift.progress import Progress, no_progress
 from rewardshift.realpair.run import RealPairConfig, make_real_pair
 from rewardshift.report.real_pair import write_real_pair_report
-from rewardshift.rundir import RunDir
 
 __all__ = ["audit_headline", "peak_rss_gb", "real_pair_job", "run_real_pair"]
-
-
-def _open_run(config: RealPairConfig, out: Path) -> RunDir:
-    """A new run directory, or the interrupted one of the same configuration to resume."""
-    cfg = config.to_dict()
-    saved = out / "realpair.json"
-    if saved.exists() and not (out / "summary.json").exists():
-        if json.loads(saved.read_text(encoding="utf-8")) != cfg:
-            raise RunExistsError(f"{out} holds an interrupted real pair with another "
-                                 "configuration (realpair.json); delete it or choose another "
-                                 "output folder")
-        return RunDir(out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").exists():
-        raise RunExistsError(f"{out} exists, is not empty and holds no real pair; choose "
-                             "another output folder")
-    rd = claim_run_dir(out, "finished real pair")
-    rd.write_config({"real_pair": cfg}, seeds={"seed": config.seed})
-    rd.write_json("realpair.json", cfg)
-    return rd
 
 
 def real_pair_job(config: RealPairConfig, out: str | os.PathLike[str], *,
@@ -47,7 +26,8 @@ def real_pair_job(config: RealPairConfig, out: str | os.PathLike[str], *,
     """Make the pair and audit it into ``out`` (see :mod:`rewardshift.realpair.run`)."""
     out = Path(out)
     tick = progress or no_progress
-    rd = _open_run(config, out)
+    rd = resume_run_dir(out, "real pair", config.to_dict(), saved="realpair.json",
+                        config_key="real_pair", seed=config.seed)
     made = make_real_pair(config, out, progress=tick)
     clock = made.clock
     if (out / "audit" / "summary.json").exists():
