@@ -147,7 +147,8 @@ def _fmt(v: Any) -> str:
 
 def render_table(summary: dict[str, Any]) -> Table:
     """The metrics table: value and CI per source; change and p-value for a comparison."""
-    from rewardshift.metrics.stats import HIGHER, format_p
+    from rewardshift.metrics.stats import HIGHER
+    from rewardshift.report.kit import fmt_comparison_p
 
     comp = summary.get("comparison")
     names = list(summary["sources"])
@@ -178,8 +179,9 @@ def render_table(summary: dict[str, Any]) -> Table:
             else:
                 rel = c.get("relative_change")
                 change = _fmt(c["change"]) + (f" ({rel:+.0%})" if rel is not None else "")
-                style = {"less diverse": "red", "more diverse": "green"}.get(c["verdict"], "dim")
-                row += [change, format_p(c["p_value"], prefix=False, missing="—"),
+                style = {"less diverse": "red", "more diverse": "green",
+                         "no practical change": "yellow"}.get(c["verdict"], "dim")
+                row += [change, fmt_comparison_p(c, prefix=False, missing="—"),
                         f"[{style}]{c['verdict']}[/]"]
         table.add_row(*row)
     return table
@@ -210,15 +212,28 @@ def _override(cfg: C, **flags: Any) -> C:
 
 
 def _load_pair(samples_path: Path, compare: Path | None, base: str | None, tuned: str | None):
+    """The samples to measure, the base and tuned names, and where the names came from.
+
+    With a second file, each file's own ``source`` is kept when each file holds one and
+    the two differ; otherwise (a clash, or several sources in a file) the samples are
+    relabelled with the file names, and the returned record says so.
+    """
     from rewardshift.samples import Sample, read_samples
 
     first = read_samples(samples_path)
     if compare is None:
-        return first, base, tuned
+        return first, base, tuned, None
     if base or tuned:
         raise InputError("--base/--tuned name sources inside one file; with --compare the two "
                          "files are the base and the tuned set")
     second = read_samples(compare)
+    own_a, own_b = {s.source for s in first}, {s.source for s in second}
+    if len(own_a) == 1 and len(own_b) == 1 and own_a != own_b and "" not in own_a | own_b:
+        (a,), (b,) = own_a, own_b  # the files' own source names: kept
+        stems = (a, b) == (samples_path.stem, compare.stem)
+        names: dict[str, Any] = {"base": a, "tuned": b,
+                                 "from": "file names" if stems else "samples"}
+        return first + second, a, b, names
     a, b = samples_path.stem, compare.stem
     if a == b:
         a, b = f"{a} (base)", f"{b} (tuned)"
@@ -226,7 +241,11 @@ def _load_pair(samples_path: Path, compare: Path | None, base: str | None, tuned
     def relabel(ss: list[Sample], name: str) -> list[Sample]:
         return [dataclasses.replace(s, source=name) for s in ss]
 
-    return relabel(first, a) + relabel(second, b), a, b
+    why = ("the two files share a source name" if own_a & own_b else
+           "a file holds more than one source")
+    names = {"base": a, "tuned": b, "from": "file names",
+             "replaced": {"base": sorted(own_a), "tuned": sorted(own_b), "why": why}}
+    return relabel(first, a) + relabel(second, b), a, b, names
 
 
 @app.command("measure")
@@ -271,12 +290,16 @@ def measure_cmd(
             quality_field=quality,
             quality_threshold=quality_min, across_mode=across, n_resamples=resamples,
             seed=seed)
-        data, b, t = _load_pair(samples, compare, base, tuned)
+        data, b, t, names = _load_pair(samples, compare, base, tuned)
+        if names and "replaced" in names:
+            console.print(f"[dim]sources named by file: {escape(b)} and {escape(t)} "
+                          f"({escape(names['replaced']['why'])})[/]")
         name = samples.stem + (f"-vs-{compare.stem}" if compare else "")
         run_dir = out or Path("runs") / name
         with _progress() as update:
             result, report = measure_samples_job(
-                data, cfg, run_dir, base=b, tuned=t, progress=update, run_config={
+                data, cfg, run_dir, base=b, tuned=t, progress=update,
+                extra_summary={"source_names": names} if names else None, run_config={
                     "job": "measure", "samples": str(samples),
                     "compare": str(compare) if compare else None, "measure": config_dict(cfg)})
         _print_result(result.summary)
@@ -336,7 +359,8 @@ app.add_typer(lab_app, name="lab")
 
 @lab_app.command("run")
 def lab_run_cmd(
-    world: str = typer.Argument("shatter", help="shatter | personas"),
+    world: str = typer.Argument("shatter", help="shatter | personas | images (a diffusion "
+                                "model pretrained on renders and tuned on likes)"),
     beta: float = typer.Option(0.5, help="β of the tuned policy analysed and pictured"),
     rm: str = typer.Option("linear", help="reward model: linear | mlp"),
     rm_pairs: int = typer.Option(2000, help="preference pairs the reward model is fitted on"),
@@ -346,11 +370,16 @@ def lab_run_cmd(
     ensemble_agg: str = typer.Option("mean", help="mean | min | mean_minus_std"),
     n_pool: int = typer.Option(200_000, help="outcomes sampled from the base policy"),
     out: Path | None = typer.Option(None, help="run directory (default runs/lab-<world>)"),
+    small: bool = typer.Option(False, "--small", help="images: the CI size (minutes)"),
     seed: int = typer.Option(0),
 ) -> None:
     """One laboratory run: raters → reward model → exact optimisers → analyses → report."""
     from rewardshift.jobs.lab import run_lab_job
     from rewardshift.lab.run import LabConfig
+
+    if world == "images":
+        _run(lambda: _lab_images(out or Path("runs") / "lab-images", small=small, seed=seed))
+        return
 
     def go() -> None:
         t0 = time.perf_counter()
@@ -364,6 +393,30 @@ def lab_run_cmd(
         console.print(f"wrote {report} in {time.perf_counter() - t0:.1f} s")
 
     _run(go)
+
+
+def _lab_images(out: Path, *, small: bool, seed: int) -> None:
+    """``lab run images``: the image world (resumes an interrupted run in ``out``)."""
+    from rewardshift.images.run import ImagesConfig
+    from rewardshift.jobs.images import images_job
+
+    t0 = time.perf_counter()
+    cfg = ImagesConfig.small(seed) if small else ImagesConfig(seed=seed)
+    with _progress() as update:
+        result = images_job(cfg, out, progress=update)
+    s = result.summary
+    t = Table(title="lab: images", show_header=False)
+    rm = s["reward_model"]
+    t.add_row("reward model held-out accuracy",
+              f"{rm['heldout_accuracy']:.3f} (raters' noise ceiling {rm['noise_ceiling']:.3f})")
+    for r in result.records:
+        t.add_row(r["policy"], f"proxy {r['proxy']:+.3f}, gold {r['gold']:.1f}, recall "
+                  f"{r['recall']:.2f}, Fréchet {r['frechet']:.2f}")
+    t.add_row("perceptual vs physical", s["verdict"])
+    if s["hacking"]["seen"]:
+        t.add_row("reward hacking", ", ".join(s["hacking"]["policies"]))
+    _out().print(t)
+    console.print(f"wrote {out / 'report.html'} in {time.perf_counter() - t0:.1f} s")
 
 
 def render_lab(s: dict[str, Any]) -> Table:

@@ -25,6 +25,7 @@ from rewardshift.report.kit import (
     VERDICT_COLORS,
     direction_arrow,
     display_name,
+    fmt_comparison_p,
     fmt_p,
     fmt_value,
     is_number,
@@ -154,7 +155,7 @@ def _metric_panel(ax: Any, summary: Mapping[str, Any], name: str, per_input: boo
                  color="#1d1d1f")
     if c:
         verdict = c.get("verdict") or "no significant change"
-        sub = f"{fmt_p(c.get('p_value'))} · {verdict}"
+        sub = f"{fmt_comparison_p(c)} · {verdict}"
         color = VERDICT_COLORS.get(verdict, _MUTED)
     else:
         sub, color = ("per input" if per_input else "across inputs"), _MUTED

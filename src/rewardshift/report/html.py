@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rewardshift._exceptions import InputError
-from rewardshift.metrics.stats import format_p
 from rewardshift.report.kit import (  # noqa: F401 - the public ones re-exported (names before 0.2)
     _ACROSS,
     _PNG_MAGIC,
@@ -33,6 +32,7 @@ from rewardshift.report.kit import (  # noqa: F401 - the public ones re-exported
     direction_arrow,
     display_name,
     fmt_change,
+    fmt_comparison_p,
     fmt_p,
     fmt_relative,
     fmt_value,
@@ -90,7 +90,7 @@ _MAX_PREVIEW_CHARS = 2000
 
 def render_report(summary: Mapping[str, Any], *, title: str,
                   figures: Mapping[str, bytes] | None = None,
-                  samples_preview: Mapping[str, Sequence[str]] | None = None,
+                  samples_preview: Mapping[str, Sequence[str | Mapping[str, str]]] | None = None,
                   config: Mapping[str, Any] | None = None,
                   notes: Sequence[str] = ()) -> str:
     """Render one self-contained HTML report; return it as a string.
@@ -106,7 +106,9 @@ def render_report(summary: Mapping[str, Any], *, title: str,
         Figure name → PNG bytes, embedded as base64. A figure named ``distribution_<FIELD>``
         is placed beside that field's table; the others appear, in order, under "Figures".
     samples_preview : dict of str to list of str, optional
-        Source → a few example texts, shown side by side (each cut at 2,000 characters).
+        Source → a few examples, shown side by side: each a text, or a mapping with its
+        ``"text"`` and ``"prompt"`` (the prompt shown above the text, cut at 300
+        characters; a text is cut at 2,000).
     config : dict, optional
         The run's config, shown as JSON with secrets redacted.
     notes : sequence of str, optional
@@ -177,7 +179,8 @@ def _counts(src: Mapping[str, Any]) -> str:
 
 
 def _verdict_class(verdict: str) -> str:
-    return {"less diverse": "b-less", "more diverse": "b-more"}.get(verdict, "b-none")
+    return {"less diverse": "b-less", "more diverse": "b-more",
+            "no practical change": "b-small"}.get(verdict, "b-none")
 
 
 def _verdicts(summary: Mapping[str, Any], comp: Mapping[str, Any]) -> str:
@@ -187,14 +190,16 @@ def _verdicts(summary: Mapping[str, Any], comp: Mapping[str, Any]) -> str:
     headline = (f"<b>{_e(comp.get('tuned'))}</b> vs <b>{_e(comp.get('base'))}</b>: "
                 f"less diverse on {tally['less diverse']} of {len(rows)} metrics, more diverse on "
                 f"{tally['more diverse']}, no significant change on "
-                f"{tally['no significant change']}.")
+                f"{tally['no significant change']}"
+                + (f", significant but below the minimal effect on {small}" if
+                   (small := tally['no practical change']) else "") + ".")
     items = []
     for name, per_input in rows:
         m = cm[name]
         verdict = m.get("verdict") or "no significant change"
         line = (f"{display_name(name, per_input)} ({scope_label(per_input)}): "
                 f"{fmt_value(m.get('base'))} → {fmt_value(m.get('tuned'))}, {verdict}, "
-                f"{fmt_p(m.get('p_value'))}")
+                f"{fmt_comparison_p(m)}")
         items.append(f'<li><span class="badge {_verdict_class(verdict)}">'
                      f"{_e(_verdict_short(verdict))}</span> {_e(line)}</li>")
     return (f'<p class="headline">{headline}</p>\n<ul class="verdicts">\n' + "\n".join(items)
@@ -202,7 +207,8 @@ def _verdicts(summary: Mapping[str, Any], comp: Mapping[str, Any]) -> str:
 
 
 def _verdict_short(verdict: str) -> str:
-    return {"less diverse": "less", "more diverse": "more"}.get(verdict, "n.s.")
+    return {"less diverse": "less", "more diverse": "more",
+            "no practical change": "tiny"}.get(verdict, "n.s.")
 
 
 def _metrics_table(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str:
@@ -215,17 +221,16 @@ def _metrics_table(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str
     head = ['<th class="l">metric</th>', '<th class="l">more diverse</th>']
     head += [f"<th>{_swatch(colors.get(n, '#999'))}{_e(n)}<br>"
              f'<span class="ci">value [95% CI]</span></th>' for n in srcs]
-    if comp:
-        head += ["<th>change</th>", "<th>relative</th>", "<th>p-value</th>",
-                 "<th>effect size</th>", '<th class="l">verdict</th>']
     head.append('<th class="l">note</th>')
+    if comp:  # the verdict last, pinned to the right edge while the table scrolls
+        head += ["<th>change</th>", "<th>relative</th>", "<th>p-value</th>",
+                 "<th>effect size</th>", '<th class="l verdict">verdict</th>']
     body = []
     current = None
     for name, per_input, direction in rows:
         if per_input != current:
             current = per_input
-            label = ("Per input: diversity among the samples of one prompt, averaged over prompts"
-                     if per_input else "Across inputs: diversity of all samples pooled")
+            label = (_PER_INPUT_LABEL if per_input else _across_label(summary))
             body.append(f'<tr class="group"><td colspan="{len(head)}">{_e(label)}</td></tr>')
         cells = [f'<td class="l"><code>{_e(display_name(name, per_input))}</code></td>',
                  f'<td class="l dir">{_e(direction_arrow(direction) or "?")}</td>']
@@ -235,12 +240,29 @@ def _metrics_table(summary: Mapping[str, Any], colors: Mapping[str, str]) -> str
             cells.append(f"<td>{_value_cell(m)}</td>")
             if m and m.get("note"):
                 notes.append(f"{src_name}: {m['note']}")
+        cells.append(f'<td class="l note">{_e("; ".join(notes))}</td>')
         if comp:
             cells += _comparison_cells(cm.get(name))
-        cells.append(f'<td class="l note">{_e("; ".join(notes))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return ('<h2>Metrics</h2>\n<div class="tablewrap"><table>\n<thead><tr>' + "".join(head)
             + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table></div>")
+
+
+_PER_INPUT_LABEL = "Per input: diversity among the samples of one prompt, averaged over prompts"
+_ACROSS_LABELS = {
+    "one_per_prompt": "Across inputs: diversity of one sample per prompt, pooled over prompts",
+    "pooled": "Across inputs: diversity of all samples pooled",
+}
+
+
+def _across_label(summary: Mapping[str, Any]) -> str:
+    """The across-input heading, as the run chose its set (``config["across_mode"]``)."""
+    mode = (summary.get("config") or {}).get("across_mode")
+    label = _ACROSS_LABELS.get(str(mode), "Across inputs: diversity of the samples pooled over prompts")
+    cap = (summary.get("config") or {}).get("max_across")
+    if mode in _ACROSS_LABELS and is_number(cap):
+        label += f" (a seeded subsample beyond {int(cap):,})"
+    return label
 
 
 def _value_cell(m: Mapping[str, Any] | None) -> str:
@@ -257,19 +279,19 @@ def _value_cell(m: Mapping[str, Any] | None) -> str:
 
 def _comparison_cells(c: Mapping[str, Any] | None) -> list[str]:
     if not c:
-        return ["<td>—</td>"] * 4 + ['<td class="l">—</td>']
+        return ["<td>—</td>"] * 4 + ['<td class="l verdict">—</td>']
     eff = fmt_value(c.get("effect_size"))
     if is_number(c.get("effect_size")) and c.get("effect_size_kind"):
         eff += f' <span class="ci">{_e(c["effect_size_kind"])}</span>'
     else:
         eff = _e(eff)
     verdict = c.get("verdict") or "no significant change"
-    p = c.get("p_value")
-    p_text = format_p(p, prefix=False, missing="—")
+    p_text = fmt_comparison_p(c, prefix=False, missing="—")
     return [f"<td>{_e(fmt_change(c.get('change')))}</td>",
             f"<td>{_e(fmt_relative(c.get('relative_change')))}</td>",
             f"<td>{_e(p_text)}</td>", f"<td>{eff}</td>",
-            f'<td class="l"><span class="badge {_verdict_class(verdict)}">{_e(verdict)}</span></td>']
+            f'<td class="l verdict"><span class="badge {_verdict_class(verdict)}">'
+            f"{_e(verdict)}</span></td>"]
 
 
 
@@ -360,18 +382,34 @@ def _definitions_section(summary: Mapping[str, Any]) -> str:
     return '<h2>Definitions</h2>\n<dl class="defs">\n' + "\n".join(items) + "\n</dl>"
 
 
-def _samples_section(preview: Mapping[str, Sequence[str]], colors: Mapping[str, str]) -> str:
+_MAX_PROMPT_CHARS = 300
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else (
+        text[:limit] + f"… [cut; {len(text):,} characters in all]")
+
+
+def _prompt_and_text(item: Any) -> tuple[str, str]:
+    """An example as ``(prompt, text)``: a plain string is a text without its prompt."""
+    if isinstance(item, Mapping):
+        return str(item.get("prompt") or ""), str(item.get("text") or "")
+    return "", str(item)
+
+
+def _samples_section(preview: Mapping[str, Sequence[str | Mapping[str, str]]], colors: Mapping[str, str]) -> str:
     if not preview:
         return ""
     cols = []
     for src, texts in preview.items():
         items = []
-        for text in texts:
-            text = str(text)
-            if len(text) > _MAX_PREVIEW_CHARS:
-                text = text[:_MAX_PREVIEW_CHARS] + f"… [cut; {len(text):,} characters in all]"
+        for item in texts:
+            prompt, text = _prompt_and_text(item)
+            if prompt:
+                items.append(f'<p class="prompt"><span class="ci">prompt:</span> '
+                             f"{_e(_cut(prompt, _MAX_PROMPT_CHARS))}</p>")
             items.append(f'<pre style="border-left-color:{_e(colors.get(src, "#999"))}">'
-                         f"{_e(text)}</pre>")
+                         f"{_e(_cut(text, _MAX_PREVIEW_CHARS))}</pre>")
         if not items:
             items.append('<p class="meta">(no samples)</p>')
         cols.append(f"<div><h3>{_swatch(colors.get(src, '#999'))}{_e(src)}</h3>"

@@ -16,14 +16,14 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from rewardshift._exceptions import InputError
 from rewardshift.metrics.stats import HIGHER, LOWER, format_p
 from rewardshift.rundir import redact_secrets, to_json_ready
 
 __all__ = ["BASE_COLOR", "OKABE_ITO", "SafeHTML", "TUNED_COLOR", "VERDICT_COLORS",
-           "direction_arrow", "display_name", "fmt_change", "fmt_p", "fmt_relative",
+           "direction_arrow", "display_name", "fmt_change", "fmt_comparison_p", "fmt_p", "fmt_relative",
            "fmt_value", "html_image", "html_link", "html_paragraph", "html_table", "is_number",
            "metric_rows", "render_document", "scope_label", "source_colors"]
 
@@ -44,8 +44,9 @@ TUNED_COLOR = OKABE_ITO["orange"]
 _OTHER_COLORS = ("#56B4E9", "#009E73", "#CC79A7", "#D55E00", "#999999", "#000000", "#F0E442")
 
 
+#: A colour per verdict of :mod:`rewardshift.measure` (its ``VERDICTS``).
 VERDICT_COLORS = {"less diverse": OKABE_ITO["vermillion"], "more diverse": OKABE_ITO["green"],
-                  "no significant change": "#6b6b6b"}
+                  "no practical change": "#9a9a9a", "no significant change": "#6b6b6b"}
 
 
 _FAMILIES = ("distinct_", "ngram_diversity", "ead", "self_bleu", "compression_ratio",
@@ -116,7 +117,7 @@ def metric_rows(summary: Mapping[str, Any]) -> list[tuple[str, bool, str]]:
     return [(n, *info[n]) for n in names]
 
 
-def is_number(v: Any) -> bool:
+def is_number(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -150,6 +151,14 @@ def fmt_p(p: Any) -> str:
     return format_p(p, missing="p n/a")
 
 
+def fmt_comparison_p(c: Mapping[str, Any], *, prefix: bool = True,
+                     missing: str = "p n/a") -> str:
+    """A comparison entry's p-value; at its test's floor, a bound with the resamples behind
+    it, ``p < 0.01 (100 resamples)`` (``n_resamples`` and ``p_floor`` of the entry)."""
+    return format_p(c.get("p_value"), prefix=prefix, missing=missing,
+                    n_resamples=c.get("n_resamples"), floor=c.get("p_floor"))
+
+
 def direction_arrow(direction: str) -> str:
     """``↑ more diverse`` or ``↓ more diverse`` (empty when unknown)."""
     return {HIGHER: "↑ more diverse", LOWER: "↓ more diverse"}.get(direction, "")
@@ -168,7 +177,7 @@ _CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; background: #fff; color: var(--fg);
        font: 15px/1.5 -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 28px 24px 60px; }
+main { max-width: 1360px; margin: 0 auto; padding: 28px 24px 60px; }
 h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 16px; margin: 22px 0 8px; }
@@ -177,13 +186,20 @@ h3 { font-size: 16px; margin: 22px 0 8px; }
 ul.verdicts { list-style: none; padding: 0; margin: 0; columns: 2 420px; column-gap: 28px; }
 ul.verdicts li { break-inside: avoid; padding: 3px 0; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px;
-         color: #fff; font-weight: 600; }
+         line-height: 18px; color: #fff; font-weight: 600; white-space: nowrap; }
 .b-less { background: var(--less); } .b-more { background: var(--more); }
-.b-none { background: #8a8a8a; }
+.b-none { background: #8a8a8a; } .b-small { background: #b0b0b0; color: #1d1d1f; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px;
           margin-right: 5px; vertical-align: baseline; }
-.tablewrap { overflow-x: auto; }
-table { border-collapse: collapse; font-size: 13.5px; font-variant-numeric: tabular-nums; }
+/* a wide table scrolls inside its wrapper, with room below for the scrollbar; its verdict
+   column (the last) stays pinned to the right edge, so no badge is ever cut off */
+.tablewrap { overflow-x: auto; max-width: 100%; padding-bottom: 14px; }
+table { border-collapse: separate; border-spacing: 0; table-layout: auto;
+        font-size: 13.5px; font-variant-numeric: tabular-nums; }
+th.verdict, td.verdict { position: sticky; right: 0; z-index: 1; background: #fff;
+                         box-shadow: inset 1px 0 0 var(--line); }
+th.verdict { background: var(--soft); }
+.samples p.prompt { margin: 0 0 3px; font-size: 13px; color: #333; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: right;
          vertical-align: top; white-space: nowrap; }
 th { background: var(--soft); font-weight: 600; }
@@ -192,7 +208,7 @@ tr.group td { background: #fff; font-weight: 600; text-align: left; padding-top:
               border-bottom: 2px solid var(--line); }
 .ci { color: var(--muted); font-size: 12px; }
 .lead-note { margin: 8px 0 0; }
-.note { color: var(--muted); font-size: 12px; white-space: normal; max-width: 320px; }
+.note { color: var(--muted); font-size: 12px; white-space: normal; min-width: 120px; max-width: 260px; }
 .dir { color: var(--muted); font-size: 12px; }
 figure { margin: 18px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }

@@ -7,6 +7,7 @@ house style as :mod:`rewardshift.report.figures` (Okabe–Ito: base blue, tuned 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -64,7 +65,7 @@ def overoptimization_figure(curves: Mapping[str, Mapping[str, np.ndarray]], *,
     return fig
 
 
-def axis_shift_figure(rows: Sequence[Mapping[str, object]], *,
+def axis_shift_figure(rows: Sequence[Mapping[str, Any]], *,
                       title: str = "Per-axis shift of the tuned policy") -> Figure:
     """Variance ratio tuned/base and standardised mean shift per axis, physical vs perceptual.
 

@@ -17,7 +17,7 @@ from rewardshift.measure import MeasureResult
 from rewardshift.rundir import RunDir
 from rewardshift.samples import Sample
 
-__all__ = ["embedding_coords", "write_measure_report"]
+__all__ = ["embedding_coords", "embedding_map_title", "write_measure_report"]
 
 #: Points drawn in the embedding map at most (a seeded subsample beyond it).
 MAX_MAP_POINTS = 4000
@@ -47,14 +47,25 @@ def embedding_coords(embeddings: np.ndarray, *, max_points: int = MAX_MAP_POINTS
     return coords, idx
 
 
-def _preview(samples: Sequence[Sample], seed: int) -> dict[str, list[str]]:
-    by_source: dict[str, list[str]] = {}
+def embedding_map_title(shown: int, total: int) -> str:
+    """The embedding map's title; it says so when the map shows a seeded subsample."""
+    title = "Sentence embeddings, first two principal components"
+    if shown < total:
+        title += f"\n{shown:,} of {total:,} samples shown (seeded subsample)"
+    return title
+
+
+def _preview(samples: Sequence[Sample], seed: int) -> dict[str, list[dict[str, str]]]:
+    """A few seeded examples per source: ``{"prompt": ..., "text": ...}`` each, so a
+    continuation is read beside the prompt it continues (the report escapes and shortens)."""
+    by_source: dict[str, list[Sample]] = {}
     for s in samples:
-        by_source.setdefault(s.source, []).append(s.text)
+        by_source.setdefault(s.source, []).append(s)
     rng = np.random.default_rng(seed)
-    return {src: [texts[i] for i in sorted(rng.choice(len(texts), min(PREVIEW, len(texts)),
-                                                      replace=False))]
-            for src, texts in by_source.items()}
+    return {src: [{"prompt": ss[i].prompt or (f"prompt {ss[i].prompt_id}" if ss[i].prompt_id
+                                              else ""), "text": ss[i].text}
+                  for i in sorted(rng.choice(len(ss), min(PREVIEW, len(ss)), replace=False))]
+            for src, ss in by_source.items()}
 
 
 def write_measure_report(run: RunDir, result: MeasureResult, samples: Sequence[Sample], *,
@@ -73,7 +84,7 @@ def write_measure_report(run: RunDir, result: MeasureResult, samples: Sequence[S
         coords, idx = embedding_coords(result.embeddings, seed=seed)
         labels = [result.sources[i] for i in idx]
         pictures["embedding_map"] = figs.embedding_map_figure(
-            coords, labels, title="Sentence embeddings, first two principal components")
+            coords, labels, title=embedding_map_title(len(idx), len(result.embeddings)))
     png = figs.save_figures(run, pictures)
     html = render_report(summary, title=title, figures=png,
                          samples_preview=_preview(samples, seed), config=config, notes=notes)
