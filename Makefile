@@ -47,6 +47,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_measure.py
 	$(PY) benchmarks/bench_pool.py
 	$(PY) benchmarks/bench_monitor.py
+	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_image_metrics.py
 
 clean:
 	rm -rf runs build dist .pytest_cache
