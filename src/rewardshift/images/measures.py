@@ -126,7 +126,7 @@ def _impact(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     and in flight the hole the innermost ring leaves is there too.
     """
     n, h, w = mask.shape
-    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    rows, cols = np.asarray(mask.any(axis=2)), np.asarray(mask.any(axis=1))
     inside = rows[:, :, None] & cols[:, None, :]
     gaps = (inside & ~mask).astype(np.float64)
     win = max(3, h // 6)

@@ -41,7 +41,7 @@ _MAX_K, _MAX_M = 16, 8
 _PIXELS_PER_CHUNK = 1 << 17
 
 
-def _hash(*keys: np.ndarray) -> np.ndarray:
+def _hash(*keys: np.ndarray | float) -> np.ndarray:
     """A deterministic pseudo-random number in [0, 1) for each key tuple (shader hash)."""
     s = sum(np.asarray(k, dtype=np.float64) * m
             for k, m in zip(keys, (12.9898, 78.233, 37.719), strict=False))

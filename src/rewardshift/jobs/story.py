@@ -6,7 +6,9 @@ report that leads through them, with a table of contents:
 1. ``measure/`` -- the example base/tuned generator pair, measured (issue 2);
 2. ``lab/`` -- the controlled RLHF laboratory in the shatter world (issue 3);
 3. ``lm/`` -- a tiny GPT-2 pretrained on a grammar and tuned with TRL (issue 4);
-4. ``audit/`` -- ``rewardshift audit`` on the base and tuned checkpoints of ``lm/`` (issue 5).
+4. ``audit/`` -- ``rewardshift audit`` on the base and tuned checkpoints of ``lm/`` (issue 5);
+5. ``images/`` -- the image world: a diffusion model pretrained on renders with a known
+   physical truth, tuned on likes (``lab run images``; tiny in CI, small in ``make demo``).
 
 Each section gives the headline numbers, the key figure and a link to the full report.
 """
@@ -46,6 +48,20 @@ def _lab_part(out: Path, seed: int) -> dict[str, Any]:
     return run_lab_job(LabConfig(world="shatter", seed=seed), out)[0].summary
 
 
+def _images_part(out: Path, seed: int, small: bool) -> dict[str, Any] | None:
+    """The image world at the story's size (tiny in CI); ``None`` without the [images]
+    extra, so the story runs on an install without it."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("torch", "diffusers", "skimage")):
+        return None
+    from rewardshift.images.run import ImagesConfig
+    from rewardshift.jobs.images import images_job
+
+    cfg = ImagesConfig.tiny(seed) if small else ImagesConfig.small(seed)
+    return images_job(cfg, out).summary
+
+
 def _figure(run: Path, names: tuple[str, ...]) -> tuple[str, bytes] | None:
     for name in names:
         p = run / "figures" / f"{name}.png"
@@ -56,7 +72,7 @@ def _figure(run: Path, names: tuple[str, ...]) -> tuple[str, bytes] | None:
 
 def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
               progress: Progress | None = None) -> Path:
-    """Run the four parts into ``out`` and write ``out/report.html``; returns its path.
+    """Run the five parts into ``out`` and write ``out/report.html``; returns its path.
 
     ``small`` uses the CI sizes (``lm run --small``, 3 samples per audit prompt, no
     embeddings); the default takes about 5 minutes on 2 CPU cores.
@@ -69,22 +85,26 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
     embed = not small
     m = _measure_part(out / "measure", seed, embed)
     times["measure"] = round(time.perf_counter() - t, 1)
-    tick("story: measure", 1, 4)
+    tick("story: measure", 1, 5)
     t = time.perf_counter()
     lab = _lab_part(out / "lab", seed)
     times["lab"] = round(time.perf_counter() - t, 1)
-    tick("story: lab", 2, 4)
+    tick("story: lab", 2, 5)
     t = time.perf_counter()
     lm = lm_job(LMConfig.small(seed) if small else LMConfig(seed=seed), out / "lm")
     times["lm"] = round(time.perf_counter() - t, 1)
-    tick("story: lm", 3, 4)
+    tick("story: lm", 3, 5)
     t = time.perf_counter()
     audit = audit_job(AuditConfig(base=str(out / "lm" / "base"),
                                   tuned=str(out / "lm" / lm["tuned_path"]),
                                   n=3 if small else 8, seed=seed, max_new_tokens=24,
                                   embed=embed), out / "audit").summary
     times["audit"] = round(time.perf_counter() - t, 1)
-    tick("story: audit", 4, 4)
+    tick("story: audit", 4, 5)
+    t = time.perf_counter()
+    images = _images_part(out / "images", seed, small)
+    times["images"] = round(time.perf_counter() - t, 1)
+    tick("story: images", 5, 5)
 
     sections = []
     h = m["entropy"]
@@ -124,6 +144,15 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
     blocks += [html_paragraph(v) for v in audit["verdicts"][:8]]
     blocks.append(html_link("audit/report.html", "the full audit report"))
     sections.append(("4. Auditing the pair", blocks))
+    if images is not None:
+        blocks = [html_paragraph("A diffusers UNet pretrained on renders of breaking glass "
+                                 "with a known physical truth, tuned with DDPO, Diffusion-DPO "
+                                 "and best-of-n on a reward model of raters' likes. "
+                                 + images["verdict"])]
+        if fig := _figure(out / "images", ("grid",)):
+            blocks.append(html_image(fig[0], fig[1]))
+        blocks.append(html_link("images/report.html", "the full image-world report"))
+        sections.append(("5. The image world", blocks))
     sections.append(("Timings", [html_paragraph(", ".join(f"{k} {v} s" for k, v in
                                                           times.items()))]))
     rd.write_json("story.json", {"times": times, "lab": {k: lab.get(k) for k in

@@ -1,0 +1,64 @@
+"""``lab run images`` end to end at a tiny size: the run directory, resuming, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+pytest.importorskip("skimage")
+
+from rewardshift.images.run import ImagesConfig  # noqa: E402
+from rewardshift.jobs.base import RunExistsError  # noqa: E402
+from rewardshift.jobs.images import images_job  # noqa: E402
+
+TINY = ImagesConfig.tiny()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(2)
+    out = tmp_path_factory.mktemp("images") / "run"
+    return out, images_job(TINY, out)
+
+
+def test_the_run_directory_holds_everything(tiny_run):
+    from diffusers import UNet2DModel
+
+    out, result = tiny_run
+    s = json.loads((out / "summary.json").read_text())
+    assert s["world"] == "images" and s["reported"] == "ddpo-1"
+    assert {r["policy"] for r in result.records} == {"base", "ddpo-1", "dpo-1000", "bon-1",
+                                                     "bon-4"}
+    for key in ("bias_shift", "bias_contrast", "edge_cases", "iconic_mean", "hacking"):
+        assert key in s
+    kinds = {r["axis"]: r["kind"] for r in s["bias_shift"]}
+    assert kinds["symmetry"] == "perceptual" and kinds["progress"] == "physical"
+    lo, hi = s["bias_contrast"]["contrast"]["ci"]
+    assert lo <= s["bias_contrast"]["contrast"]["value"] <= hi
+    assert s["reward_model"]["noise_ceiling"] >= 0.5
+    html = (out / "report.html").read_text()
+    assert "Per-axis shift" in html and "data:image/png;base64," in html
+    assert (out / "samples" / "index.parquet").is_file()
+    assert len(list((out / "samples" / "base").glob("*.png"))) == TINY.n_eval
+    for folder in (out / "base" / "unet", out / "tuned" / "ddpo-1" / "unet",
+                   out / "tuned" / "dpo-1000" / "unet"):
+        assert isinstance(UNet2DModel.from_pretrained(folder), UNet2DModel)
+    assert (out / "metrics.jsonl").read_text().count("\n") == len(result.records)
+
+
+def test_same_folder_resumes_and_another_config_is_refused(tiny_run):
+    out, first = tiny_run
+    (out / "summary.json").unlink()  # as if interrupted after the evaluation
+    again = images_job(TINY, out)
+    reused = [k for k, v in again.summary["timings"].items() if v == 0.0]
+    assert {"renders", "regressor", "base", "likes", "reward model"} <= set(reused)
+    for name in first.samples:
+        assert np.array_equal(first.samples[name], again.samples[name]), name
+    (out / "summary.json").unlink()
+    with pytest.raises(RunExistsError, match="another configuration"):
+        images_job(TINY.from_dict({**TINY.to_dict(), "seed": 1}), out)
