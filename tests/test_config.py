@@ -65,9 +65,11 @@ def test_lab_config_keeps_lists_and_orders_betas_in_a_property() -> None:
 
 
 def test_monitor_config_keeps_its_two_stop_spellings_in_step() -> None:
-    # the one documented coupling: early_stop and alarm.stop_training mean the same
-    assert MonitorConfig(early_stop=True).alarm.stop_training
-    assert MonitorConfig.from_dict({"alarm": {"stop_training": True}}).early_stop
+    # early_stop and alarm.stop_training mean the same; the fields keep what was given
+    one = MonitorConfig(early_stop=True)
+    assert one.effective_alarm.stop_training and not one.alarm.stop_training
+    other = MonitorConfig.from_dict({"alarm": {"stop_training": True}})
+    assert other.stops_training and not other.early_stop
 
 
 @pytest.mark.parametrize("data, words", [

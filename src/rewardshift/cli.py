@@ -498,7 +498,7 @@ def lm_run_cmd(
         cfg = _override(_chosen_config(config, small, load_lm_config, LMConfig),
                         seed=seed, monitor=None if monitor else False, report_to=report_to)
         with _progress() as update:
-            s = lm_job(cfg, out, progress=update)
+            s = lm_job(cfg, out, progress=update).summary
         t = Table(title=f"lm run → {out}")
         for col in ("policy", "proxy", "gold", "in grammar", "√KL", "distinct-2 (per input)"):
             t.add_column(col)

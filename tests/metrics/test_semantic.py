@@ -270,3 +270,20 @@ def test_distance_matrix_forms_equal_embedding_forms():
         assert sem.cluster_stats_from_distances(d, threshold=t) == sem.cluster_stats(x, threshold=t)
     sub = np.array([0, 3, 26, 27])  # a submatrix is the matrix of the subset
     assert sem.cluster_stats_from_distances(d[np.ix_(sub, sub)]) == sem.cluster_stats(x[sub])
+
+
+def test_vendi_never_changes_the_callers_array_and_any_dtype_gives_the_same_score():
+    """The cold-start path divides the converted copy in place; never the caller's array."""
+    import numpy as np
+
+    from rewardshift.metrics.semantic import vendi_score
+
+    x64 = np.random.default_rng(0).normal(size=(300, 16))
+    keep = x64.copy()
+    a = vendi_score(x64)
+    assert np.array_equal(x64, keep)
+    assert vendi_score(x64.astype(np.float32)) == pytest.approx(a, rel=1e-6)
+    assert vendi_score(x64.tolist()) == pytest.approx(a, rel=1e-12)
+    view = x64[::2]
+    vendi_score(view)
+    assert np.array_equal(x64, keep)

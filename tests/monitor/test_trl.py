@@ -332,6 +332,7 @@ def test_bad_input_raises_input_error_with_the_fix(tmp_path):
 
 
 def test_early_stop_and_alarm_stop_training_are_one_switch():
-    assert MonitorConfig(early_stop=True).alarm.stop_training
-    assert MonitorConfig(alarm=AlarmConfig(stop_training=True)).early_stop
-    assert not MonitorConfig().early_stop
+    assert MonitorConfig(early_stop=True).effective_alarm.stop_training
+    assert MonitorConfig(alarm=AlarmConfig(stop_training=True)).stops_training
+    assert not MonitorConfig().stops_training
+    assert not MonitorConfig(early_stop=True).alarm.stop_training  # fields are never rewritten

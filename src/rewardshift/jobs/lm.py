@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from rewardshift.jobs.base import claim_run_dir
-from rewardshift.lm.run import LMConfig, run_lm
+from rewardshift.lm.run import LMConfig, LMResult, run_lm
 from rewardshift.progress import Progress, no_progress
 from rewardshift.report.lm_run import write_lm_report
 
@@ -19,14 +18,15 @@ __all__ = ["lm_job"]
 
 
 def lm_job(config: LMConfig, out: str | os.PathLike[str], *,
-           progress: Progress | None = None) -> dict[str, Any]:
-    """Run the tiny-LM world into ``out`` and write its report; returns the summary."""
+           progress: Progress | None = None) -> LMResult:
+    """Run the tiny-LM world into ``out`` and write its report; returns its result."""
     rd = claim_run_dir(out, "finished lm run", empty=True)
-    summary = run_lm(config, rd, progress=progress)
+    result = run_lm(config, rd, progress=progress)
+    summary = result.summary
     t = time.perf_counter()
     write_lm_report(rd, summary)
     summary["timings"]["report"] = round(time.perf_counter() - t, 2)
     n = len(summary["timings"])
     (progress or no_progress)("lm run: report", n, n)
     rd.write_json("summary.json", summary)
-    return summary
+    return result

@@ -91,7 +91,7 @@ def run_story(out: str | Path, *, small: bool = False, seed: int = 0,
     times["lab"] = round(time.perf_counter() - t, 1)
     tick("story: lab", 2, 5)
     t = time.perf_counter()
-    lm = lm_job(LMConfig.small(seed) if small else LMConfig(seed=seed), out / "lm")
+    lm = lm_job(LMConfig.small(seed) if small else LMConfig(seed=seed), out / "lm").summary
     times["lm"] = round(time.perf_counter() - t, 1)
     tick("story: lm", 3, 5)
     t = time.perf_counter()

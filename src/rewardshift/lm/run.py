@@ -52,7 +52,7 @@ from rewardshift.progress import Progress, StageClock
 from rewardshift.rundir import RunDir
 from rewardshift.samples import Sample
 
-__all__ = ["LMConfig", "load_lm_config", "run_lm"]
+__all__ = ["LMConfig", "LMResult", "load_lm_config", "run_lm"]
 
 
 @dataclass(frozen=True)
@@ -221,8 +221,17 @@ def _train_rows(trainer, run: str) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass(frozen=True)
+class LMResult:
+    """What the tiny-LM world found: ``summary`` (as ``summary.json`` holds it) and the run
+    directory holding the checkpoints (``base/``, one folder per tuning run)."""
+
+    summary: dict[str, Any]
+    run_dir: RunDir
+
+
 def run_lm(config: LMConfig, out: str | os.PathLike[str] | RunDir, *,
-           progress: Progress | None = None) -> dict[str, Any]:
+           progress: Progress | None = None) -> LMResult:
     """Run the pipeline, writing its stages into ``out``; returns the summary.
 
     Checkpoints, ``metrics.jsonl`` and ``samples.parquet`` go into ``out``; the report and
@@ -243,7 +252,7 @@ def run_lm(config: LMConfig, out: str | os.PathLike[str] | RunDir, *,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            return _run_lm(config, rd, progress)
+            return LMResult(_run_lm(config, rd, progress), rd)
     finally:
         hf_logging.set_verbosity(verbosity)
 

@@ -19,8 +19,9 @@ __all__ = ["MonitorConfig"]
 class MonitorConfig(Config):
     """Settings of :class:`~rewardshift.monitor.training.TrainingMonitor`.
 
-    ``early_stop=True`` and ``alarm.stop_training=True`` mean the same; either turns both on
-    (the one place a config's ``__post_init__`` sets fields: the two spellings are kept in step).
+    ``early_stop=True`` and ``alarm.stop_training=True`` mean the same: either one stops
+    training when the alarm fires. The fields keep what was given; :attr:`stops_training` and
+    :attr:`effective_alarm` say what holds.
     """
 
     # --- what is computed
@@ -69,9 +70,18 @@ class MonitorConfig(Config):
         if self.tokenizer is not None and not callable(self.tokenizer):
             raise InputError("MonitorConfig.tokenizer must be a callable str -> list[str] or "
                              f"None, got {type(self.tokenizer).__name__}")
-        if self.early_stop or self.alarm.stop_training:
-            object.__setattr__(self, "early_stop", True)
-            object.__setattr__(self, "alarm", dataclasses.replace(self.alarm, stop_training=True))
+
+    @property
+    def stops_training(self) -> bool:
+        """Whether the alarm stops training: ``early_stop`` or ``alarm.stop_training``."""
+        return self.early_stop or self.alarm.stop_training
+
+    @property
+    def effective_alarm(self) -> AlarmConfig:
+        """The alarm's config with ``stop_training`` set when either spelling asks for it."""
+        if self.stops_training and not self.alarm.stop_training:
+            return dataclasses.replace(self.alarm, stop_training=True)
+        return self.alarm
 
 
 def _config_record(config: MonitorConfig) -> dict[str, Any]:

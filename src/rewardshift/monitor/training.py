@@ -165,7 +165,7 @@ class TrainingMonitor:
                                  f"completions=, **columns) -> list[float], got {fn!r}")
         self.config = config if config is not None else MonitorConfig()
         self.gold_fn, self.proxy_fn = gold_fn, proxy_fn
-        self.alarm = HackingAlarm(self.config.alarm)
+        self.alarm = HackingAlarm(self.config.effective_alarm)
         self.history: list[dict[str, Any]] = []
         self.run_dir = _open_run_dir(run_dir)
         if self.run_dir is not None and not self.run_dir.file("config.json").exists():
