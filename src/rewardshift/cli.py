@@ -100,7 +100,7 @@ def _plain_progress(every: float) -> Iterator[Callable[[str, int, int], None]]:
     import threading
 
     t0 = time.monotonic()
-    state: dict[str, Any] = {"line": "starting", "last": t0}
+    state: dict[str, Any] = {"line": "starting", "stage": "", "last": t0}
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -112,9 +112,9 @@ def _plain_progress(every: float) -> Iterator[Callable[[str, int, int], None]]:
     def update(stage: str, done: int, total: int) -> None:
         with lock:
             line = f"{stage} {done}/{total}"
-            key_changed = line.split(" ")[0] != state["line"].split(" ")[0]
-            state["line"] = line
-            if key_changed or done in (0, total) or time.monotonic() - state["last"] >= every:
+            new_stage = stage != state["stage"]
+            state["line"], state["stage"] = line, stage
+            if new_stage or done in (0, total) or time.monotonic() - state["last"] >= every:
                 say(line)
 
     def beat() -> None:
