@@ -62,3 +62,14 @@ def test_same_folder_resumes_and_another_config_is_refused(tiny_run):
     (out / "summary.json").unlink()
     with pytest.raises(RunExistsError, match="another configuration"):
         images_job(TINY.from_dict({**TINY.to_dict(), "seed": 1}), out)
+
+
+def test_hacking_needs_both_moves_beyond_noise():
+    from rewardshift.images.run import _hacking
+
+    def rec(policy, proxy, gold, se=0.1):
+        return {"policy": policy, "proxy": proxy, "gold": gold, "proxy_se": se, "gold_se": se}
+
+    records = [rec("base", 0.0, 1.0), rec("noise", 0.1, 0.9), rec("hacked", 1.0, 0.0),
+               rec("honest", 1.0, 1.5)]
+    assert _hacking(records)["policies"] == ["hacked"]

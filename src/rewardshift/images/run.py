@@ -365,10 +365,13 @@ def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarr
         gold = _gold(reg, x, latents, scene_log_density, scenes_cls, floor)
         method, _, strength = name.partition("-")
         div = image_diversity(feats)
+        px = np.asarray(proxy(x), dtype=float)
         records.append({
             "policy": name, "method": method if name != "base" else "base",
             "strength": float(strength) if strength else 0.0,
-            "proxy": float(np.mean(proxy(x))), "gold": float(np.mean(gold)),
+            "proxy": float(np.mean(px)), "gold": float(np.mean(gold)),
+            "proxy_se": float(np.std(px, ddof=1) / math.sqrt(len(px))),
+            "gold_se": float(np.std(gold, ddof=1) / math.sqrt(len(gold))),
             "frechet": float(frechet_distance(truth_f, feats)), "precision": float(prec),
             "recall": float(rec), **{f"diversity_{k}": float(v) for k, v in div.items()},
             **{f"mean_{a}": float(np.mean(v)) for a, v in m.items()},
@@ -423,13 +426,20 @@ def _verdict(contrast: Mapping[str, Any], reported: str) -> str:
             f"{c['value']:+.2f} [{lo:+.2f}, {hi:+.2f}].")
 
 
-def _hacking(records: list[dict[str, Any]]) -> dict[str, Any]:
+def _hacking(records: list[dict[str, Any]], z: float = 2.0) -> dict[str, Any]:
     """Over-optimisation in the sweep: a policy whose proxy rose over the base's while its
-    gold fell below the base's (the reward model loves what the truth rejects)."""
+    gold fell below the base's, each by more than ``z`` standard errors of the difference
+    (the reward model loves what the truth rejects; noise alone is not hacking)."""
     base = next(r for r in records if r["policy"] == "base")
+
+    def beyond(r: Mapping[str, Any], key: str, sign: float) -> bool:
+        se = math.hypot(r[f"{key}_se"], base[f"{key}_se"])
+        return sign * (r[key] - base[key]) > z * se
+
     hacked = [r["policy"] for r in records if r["policy"] != "base"
-              and r["proxy"] > base["proxy"] and r["gold"] < base["gold"]]
-    return {"policies": hacked, "seen": bool(hacked)}
+              and beyond(r, "proxy", 1.0) and beyond(r, "gold", -1.0)]
+    return {"policies": hacked, "seen": bool(hacked), "rule": f"proxy up and gold down, each "
+            f"by more than {z:g} standard errors of the difference from the base"}
 
 
 def _finite(v: float) -> float | None:
