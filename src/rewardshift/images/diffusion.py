@@ -33,6 +33,7 @@ import numpy as np
 
 from rewardshift._exceptions import InputError, MissingDependencyError
 from rewardshift.config import Config
+from rewardshift.metrics.images import check_images
 from rewardshift.progress import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -164,16 +165,9 @@ def _model_device(unet: UNet2DModel) -> torch.device:
 
 
 def _check_images(images: np.ndarray, *, size: int | None = None, channels: int = 3,
-                 name: str = "images") -> np.ndarray:
-    """``images`` as a ``uint8 (N, H, W, channels)`` array, or an InputError saying the fix."""
-    x = np.asarray(images)
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != channels or len(x) == 0:
-        raise InputError(f"{name}: expected uint8 images of shape (N, H, W, {channels}) with "
-                         f"N >= 1, got dtype {x.dtype} and shape {x.shape}")
-    if size is not None and x.shape[1:3] != (size, size):
-        raise InputError(f"{name}: images are {x.shape[1]}x{x.shape[2]} but the model works "
-                         f"on {size}x{size}; render them at that size")
-    return x
+                  name: str = "images") -> np.ndarray:
+    """``images`` as ``uint8 (N, H, W, channels)``: :func:`rewardshift.metrics.images.check_images`."""
+    return check_images(images, name=name, size=size, channels=channels)
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from rewardshift._exceptions import InputError
+from rewardshift.metrics.images import check_images
 
 __all__ = ["MIN_AREA", "foreground", "luminance", "measure_images"]
 
@@ -48,11 +48,7 @@ _STRUCTURE[1] = ndimage.generate_binary_structure(2, 1)
 
 
 def _check(images: np.ndarray) -> np.ndarray:
-    a = np.asarray(images)
-    if a.ndim != 4 or a.shape[-1] != 3 or a.dtype != np.uint8 or min(a.shape[1:3]) < 4:
-        raise InputError(f"images should be uint8 of shape (N, H, W, 3) with H, W >= 4, got "
-                         f"{a.dtype} {a.shape}; convert with np.asarray(img, dtype=np.uint8)")
-    return a
+    return check_images(images, min_side=4)
 
 
 def luminance(images: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 
 from rewardshift._exceptions import InputError, MissingDependencyError
 from rewardshift.config import Config
+from rewardshift.metrics.images import check_images
 from rewardshift.progress import Progress, no_progress
 
 __all__ = ["ImageRewardConfig", "ImageRewardModel", "fit_image_reward", "noise_ceiling"]
@@ -75,11 +76,7 @@ def _network(channels: Sequence[int]) -> Any:
 
 
 def _check_images(images: np.ndarray, name: str = "images") -> np.ndarray:
-    x = np.asarray(images)
-    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3 or len(x) == 0:
-        raise InputError(f"{name}: expected uint8 images of shape (N, H, W, 3) with N >= 1, "
-                         f"got {x.dtype} {x.shape}")
-    return x
+    return check_images(images, name=name)
 
 
 def _tensor(images: np.ndarray) -> Any:

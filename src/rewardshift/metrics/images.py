@@ -35,6 +35,7 @@ from rewardshift.metrics.semantic import (
 )
 
 __all__ = [
+    "check_images",
     "density_coverage",
     "frechet_distance",
     "image_diversity",
@@ -83,7 +84,7 @@ def pixel_features(images: np.ndarray, *, size: int = 8) -> np.ndarray:
     >>> pixel_features(img, size=2)[0, ::3]  # red channel of the 2 x 2 blocks
     array([1., 0., 0., 0.])
     """
-    x = _check_images(images)
+    x = check_images(images, name="pixel_features")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise InputError(f"pixel_features: size must be an integer >= 1, got {size!r}")
     n, h, w, _ = x.shape
@@ -98,22 +99,29 @@ def pixel_features(images: np.ndarray, *, size: int = 8) -> np.ndarray:
     return out
 
 
-def _check_images(images: object) -> np.ndarray:
-    """``images`` as a uint8 (N, H, W, 3) array, or an :class:`InputError` saying what is off."""
+def check_images(images: object, *, name: str = "images", size: int | None = None,
+                 channels: int = 3, min_side: int = 1) -> np.ndarray:
+    """``images`` as a uint8 (N, H, W, channels) array, or an :class:`InputError` saying
+    what is off and how to fix it. The one image check of the package: ``size`` demands
+    ``H = W = size``, ``min_side`` a smallest height and width."""
     x = np.asarray(images)
     if x.dtype != np.uint8:
-        raise InputError(f"pixel_features: images must be uint8 (0-255), got dtype {x.dtype}; "
+        raise InputError(f"{name}: images must be uint8 (0-255), got dtype {x.dtype}; "
                          "convert floats in [0, 1] with (x * 255).round().astype(np.uint8)")
     if x.ndim != 4:
         hint = " (a single image? add the batch axis with image[None])" if x.ndim == 3 else ""
-        raise InputError(f"pixel_features: images must have shape (N, H, W, 3), got an array "
+        raise InputError(f"{name}: images must have shape (N, H, W, {channels}), got an array "
                          f"of shape {x.shape}{hint}")
-    if x.shape[3] != 3:
-        raise InputError(f"pixel_features: images must have 3 channels (RGB) on the last axis, "
-                         f"got shape {x.shape}; convert grayscale or RGBA images to RGB first")
-    if x.shape[0] < 1 or x.shape[1] < 1 or x.shape[2] < 1:
-        raise InputError(f"pixel_features: need at least one image of at least 1x1 pixels, "
-                         f"got shape {x.shape}")
+    if x.shape[3] != channels:
+        raise InputError(f"{name}: images must have {channels} channels (RGB) on the last "
+                         f"axis, got shape {x.shape}; convert grayscale or RGBA images to RGB "
+                         "first")
+    if x.shape[0] < 1 or min(x.shape[1], x.shape[2]) < min_side:
+        raise InputError(f"{name}: need at least one image of at least {min_side}x{min_side} "
+                         f"pixels, got shape {x.shape}")
+    if size is not None and x.shape[1:3] != (size, size):
+        raise InputError(f"{name}: images are {x.shape[1]}x{x.shape[2]} but {size}x{size} are "
+                         "needed; render or resize them to that size")
     return x
 
 
