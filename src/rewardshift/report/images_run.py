@@ -69,7 +69,7 @@ def curves_figure(records: Sequence[Mapping[str, Any]]) -> Figure:
                 ax.plot(xs, [r[key] for r in rows], "o-", color=color, label=method, ms=4)
         if base is not None and key in base:
             ax.axhline(base[key], color=BASE_COLOR, lw=1, ls="--", label="base")
-        ax.set_xscale("symlog")
+        ax.set_xscale("log")
         ax.set_xlabel("strength (DDPO iterations, DPO beta, n)")
         ax.set_title(label, fontsize=9)
     axes[0].legend(fontsize=8)
