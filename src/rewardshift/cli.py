@@ -276,13 +276,26 @@ def measure_cmd(
     across: str = typer.Option("one_per_prompt", help="across-input set: one_per_prompt|pooled"),
     resamples: int = typer.Option(100, help="jackknife / set-permutation resamples"),
     seed: int = typer.Option(0, help="seed of every random choice"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="image folders: leave out files "
+                                  "that are not usable RGB images (and say which)"),
 ) -> None:
-    """Measure diversity of generations, optionally compare a base and a tuned set."""
+    """Measure diversity of generations, optionally compare a base and a tuned set.
+
+    SAMPLES may be a folder of PNG/JPEG images (and --compare a second folder): then every
+    image measure is given with its CI, and the comparison of the two folders.
+    """
     from rewardshift.jobs.measure import config_dict, measure_samples_job
     from rewardshift.measure import MeasureConfig
 
+    if samples.is_dir():
+        _run(lambda: _measure_images(samples, compare, out, skip_bad=skip_bad, seed=seed))
+        return
+
     def go() -> None:
         t0 = time.perf_counter()
+        if skip_bad:
+            raise InputError("--skip-bad applies to folders of images; sample files report "
+                             "every malformed line instead")
         cfg = MeasureConfig(
             metrics=tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics
             else None, tokenizer=tokenizer, embedding_model=embedding_model,
@@ -307,6 +320,53 @@ def measure_cmd(
                       f"{time.perf_counter() - t0:.1f} s")
 
     _run(go)
+
+
+def _measure_images(base: Path, compare: Path | None, out: Path | None, *, skip_bad: bool,
+                    seed: int) -> None:
+    """``rewardshift measure FOLDER [--compare FOLDER]``: the image path of measure."""
+    from rewardshift.jobs.measure import measure_image_folders_job
+
+    t0 = time.perf_counter()
+    if compare is not None and not compare.is_dir():
+        raise InputError(f"{compare}: SAMPLES is a folder of images, so --compare must be "
+                         "one too")
+    run_dir = out or Path("runs") / (base.name + (f"-vs-{compare.name}" if compare else ""))
+    result, report = measure_image_folders_job(base, compare, run_dir, skip_bad=skip_bad,
+                                               seed=seed)
+    s = result.summary
+    for path, why in s["skipped_files"]:
+        console.print(f"[yellow]skipped {escape(path)}[/]: {escape(why)}", highlight=False)
+    _out().print(render_image_table(s))
+    console.print(f"wrote {report.parent}/ (report.html, summary.json) in "
+                  f"{time.perf_counter() - t0:.1f} s")
+
+
+def render_image_table(summary: dict[str, Any]) -> Table:
+    """The image measures: value and CI per set; change, p and verdict for a comparison."""
+    from rewardshift.report.images_measure import fmt_ci
+    from rewardshift.report.kit import fmt_value
+
+    sets, comp = summary["sets"], summary.get("comparison")
+    table = Table(title="image measures (value [95% CI])")
+    for col in ("measure", "kind", *sets):
+        table.add_column(col, justify="left" if col in ("measure", "kind") else "right")
+    if comp:
+        for col in ("change", "p", "verdict"):
+            table.add_column(col, justify="right")
+    for m in dict.fromkeys(m for s in sets.values() for m in s["measures"]):
+        kind = next(s["measures"][m]["kind"] for s in sets.values() if m in s["measures"])
+        row = [m, kind, *[fmt_ci(s["measures"].get(m)) for s in sets.values()]]
+        if comp:
+            c = comp["measures"].get(m) or {}
+            row += [fmt_value(c.get("change")), fmt_value(c.get("p_value")),
+                    c.get("verdict", "")]
+        table.add_row(*row)
+    if comp:
+        for m, e in comp["between"].items():
+            table.add_row(m, f"{comp['tuned']} vs {comp['base']}", fmt_ci(e),
+                          *[""] * (len(sets) - 1), "", "", "")
+    return table
 
 
 @app.command("demo")

@@ -6,13 +6,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rewardshift.images.measure_images import ImageMeasureResult
 from rewardshift.measure import MeasureConfig, MeasureResult, measure
 from rewardshift.progress import Progress
 from rewardshift.report.measure_run import write_measure_report
 from rewardshift.rundir import RunDir
 from rewardshift.samples import Sample, read_samples
 
-__all__ = ["measure_job", "measure_samples_job", "write_measure_run"]
+__all__ = ["measure_image_folders_job", "measure_job", "measure_samples_job",
+           "write_measure_run"]
 
 
 def write_measure_run(result: MeasureResult, samples: Sequence[Sample], out: str | Path, *,
@@ -80,3 +82,40 @@ def measure_job(config: Mapping[str, Any], run_dir: str) -> dict[str, Any]:
     result = measure(samples, mcfg, base=base, tuned=tuned)
     write_measure_run(result, samples, run_dir, config=dict(config), seed=mcfg.seed)
     return result.summary
+
+
+def measure_image_folders_job(base_dir: str | Path, tuned_dir: str | Path | None,
+                              out: str | Path, *, skip_bad: bool = False, seed: int = 0,
+                              n_boot: int = 200) -> tuple[ImageMeasureResult, Path]:
+    """Measure a folder of images (and compare it with a second one); write the run
+    directory ``out`` (``config.json``, ``metrics.jsonl``, ``figures/``, ``report.html`` and,
+    last, ``summary.json``). Returns the result and the report's path.
+
+    The sets are named by their folders (``base``/``tuned`` when the names clash); files
+    left out with ``skip_bad`` are listed in the summary's ``skipped_files``.
+    """
+    from rewardshift.images.folder import read_image_folder
+    from rewardshift.images.measure_images import measure_image_sets
+    from rewardshift.report.images_measure import write_images_measure_report
+
+    dirs = [Path(base_dir)] + ([Path(tuned_dir)] if tuned_dir is not None else [])
+    names = [d.resolve().name or "images" for d in dirs]
+    if len(names) == 2 and names[0] == names[1]:
+        names = ["base", "tuned"]
+    folders = {n: read_image_folder(d, skip_bad=skip_bad) for n, d in zip(names, dirs, strict=True)}
+    pair = (names[0], names[1]) if len(names) == 2 else (None, None)
+    result = measure_image_sets({n: f.images for n, f in folders.items()}, base=pair[0],
+                                tuned=pair[1], seed=seed, n_boot=n_boot)
+    summary = dict(result.summary)
+    summary["folders"] = {n: str(d) for n, d in zip(names, dirs, strict=True)}
+    summary["skipped_files"] = [list(b) for f in folders.values() for b in f.bad]
+    config = {"job": "measure-images", "samples": str(dirs[0]),
+              "compare": str(dirs[1]) if len(dirs) == 2 else None, "skip_bad": skip_bad,
+              "n_boot": n_boot}
+    run = RunDir.create(Path(out).parent, Path(out).name)
+    run.write_config(config, seeds={"measure": seed})
+    run.append_metrics(result.records)
+    report = write_images_measure_report(run, summary, {n: f.images for n, f in folders.items()},
+                                         config=config)
+    run.write_json("summary.json", summary)
+    return ImageMeasureResult(summary=summary, records=result.records), report
