@@ -300,7 +300,9 @@ def run_images(config: ImagesConfig, out: str | os.PathLike[str], *,
     samples: dict[str, np.ndarray] = {}
     s_path = out / "samples.npz"
     cached = _load_npz(s_path) if s_path.exists() else {}
-    for name in ["base", *tuned_dirs]:
+    policies = ["base", *tuned_dirs]
+    for i, name in enumerate(policies):
+        tick("images: sampling the policies", i, len(policies) + 1)
         if name in cached:
             samples[name] = cached[name]
             continue
@@ -310,12 +312,14 @@ def run_images(config: ImagesConfig, out: str | os.PathLike[str], *,
     bon_pool = sample(base, cfg.n_eval * max(cfg.bon_ns), cfg.seed + 200) \
         if "bon_pool" not in cached else cached["bon_pool"]
     _save_npz(s_path, **samples, bon_pool=bon_pool)
+    tick("images: sampling the policies", len(policies) + 1, len(policies) + 1)
     bon_scores = proxy(bon_pool)
     for n in cfg.bon_ns:
         groups = bon_pool[:cfg.n_eval * n].reshape(cfg.n_eval, n, *bon_pool.shape[1:])
         best = bon_scores[:cfg.n_eval * n].reshape(cfg.n_eval, n).argmax(axis=1)
         samples[f"bon-{n}"] = groups[np.arange(cfg.n_eval), best]
 
+    tick("images: measuring every policy", 0, 1)
     summary, records = _evaluate(cfg, samples, truth, reg, proxy, scene_log_density, Scenes,
                                  measure_images, latents, logs, lk, rm, noise_ceiling, pre_log)
     clock.done("evaluation")
