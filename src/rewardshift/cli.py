@@ -284,7 +284,7 @@ def measure_cmd(
     SAMPLES may be a folder of PNG/JPEG images (and --compare a second folder): then every
     image measure is given with its CI, and the comparison of the two folders.
     """
-    from rewardshift.jobs.measure import config_dict, measure_samples_job
+    from rewardshift.jobs.measure import measure_samples_job
     from rewardshift.measure import MeasureConfig
 
     if samples.is_dir():
@@ -314,7 +314,7 @@ def measure_cmd(
                 data, cfg, run_dir, base=b, tuned=t, progress=update,
                 extra_summary={"source_names": names} if names else None, run_config={
                     "job": "measure", "samples": str(samples),
-                    "compare": str(compare) if compare else None, "measure": config_dict(cfg)})
+                    "compare": str(compare) if compare else None, "measure": cfg.to_dict()})
         _print_result(result.summary)
         console.print(f"wrote {report.parent}/ (report.html, summary.json) in "
                       f"{time.perf_counter() - t0:.1f} s")

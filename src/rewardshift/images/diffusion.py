@@ -164,16 +164,10 @@ def _model_device(unet: UNet2DModel) -> torch.device:
     return next(unet.parameters()).device
 
 
-def _check_images(images: np.ndarray, *, size: int | None = None, channels: int = 3,
-                  name: str = "images") -> np.ndarray:
-    """``images`` as ``uint8 (N, H, W, channels)``: :func:`rewardshift.metrics.images.check_images`."""
-    return check_images(images, name=name, size=size, channels=channels)
-
-
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """``uint8 (N, H, W, C)`` -> ``float32 (N, C, H, W)`` in ``[-1, 1]`` (``x / 127.5 - 1``)."""
     torch, _ = _import()
-    x = torch.from_numpy(np.ascontiguousarray(_check_images(images).transpose(0, 3, 1, 2)))
+    x = torch.from_numpy(np.ascontiguousarray(check_images(images).transpose(0, 3, 1, 2)))
     return x.float() / 127.5 - 1.0
 
 
@@ -276,7 +270,7 @@ def pretrain_unet(images: np.ndarray, config: DiffusionConfig, out: str | Path, 
     Algorithm 1) with AdamW, a linear warm-up and gradient-norm clipping.
     """
     torch, _ = _import()
-    x0 = images_to_tensor(_check_images(images, size=config.image_size,
+    x0 = images_to_tensor(check_images(images, size=config.image_size,
                                        channels=config.channels))
     seed = config.seed if seed is None else int(seed)
     report = progress or no_progress

@@ -116,32 +116,6 @@ def _pair(feats: np.ndarray, n_a: int, idx: np.ndarray) -> dict[str, float]:
     return {"frechet_distance": frechet_distance(a, b), "precision": p, "recall": r}
 
 
-def _stratified_half_se(statistic: Any, n_a: int, n_b: int, *, n_resamples: int, seed: int
-                        ) -> dict[str, float]:
-    """Half-sample jackknife SEs of a two-set statistic, halving each set on its own.
-
-    Each resample keeps ``n - n // 2`` members of each set (pooled indices, base first), so
-    both sides keep enough images; ``SE^2 = (n - d) / d Var`` as in
-    :func:`~rewardshift.metrics.stats.half_sample_se` (with ``d = n // 2`` of the base set).
-    ``{}`` when a half-set is too small for the statistic.
-    """
-    da, db = n_a // 2, n_b // 2
-    if min(da, db) < 1:
-        return {}
-    rng = np.random.default_rng(seed)
-    cols: dict[str, list[float]] = {}
-    for _ in range(n_resamples):
-        sub = np.concatenate([rng.choice(n_a, n_a - da, replace=False),
-                              n_a + rng.choice(n_b, n_b - db, replace=False)])
-        try:
-            res = statistic(np.sort(sub))
-        except MetricUndefinedError:
-            return {}
-        for k, v in res.items():
-            cols.setdefault(k, []).append(v)
-    return {k: float(np.sqrt((n_a - da) / da * np.var(v, ddof=1))) for k, v in cols.items()}
-
-
 def _pair_entries(fa: np.ndarray, fb: np.ndarray, *, n_boot: int, seed: int
                   ) -> dict[str, dict[str, Any]]:
     feats = np.vstack([fa, fb])
@@ -150,8 +124,8 @@ def _pair_entries(fa: np.ndarray, fb: np.ndarray, *, n_boot: int, seed: int
         values = _pair(feats, len(fa), idx)
     except MetricUndefinedError:
         return {}
-    se = _stratified_half_se(lambda i: _pair(feats, len(fa), i), len(fa), len(fb),
-                             n_resamples=n_boot, seed=seed)
+    se = ms.half_sample_se(lambda i: _pair(feats, len(fa), i), idx, n_resamples=n_boot,
+                           seed=seed, min_size=1, strata=(idx[:len(fa)], idx[len(fa):]))
     out = {}
     for k, v in values.items():
         ci = ms.bounded_normal_ci(v, se.get(k), lower=0.0)

@@ -47,13 +47,9 @@ _STRUCTURE = np.zeros((3, 3, 3), dtype=bool)  # 4-connectivity inside each image
 _STRUCTURE[1] = ndimage.generate_binary_structure(2, 1)
 
 
-def _check(images: np.ndarray) -> np.ndarray:
-    return check_images(images, min_side=4)
-
-
 def luminance(images: np.ndarray) -> np.ndarray:
     """Rec. 601 luma in ``[0, 1]``, float64 ``(N, H, W)``."""
-    a = _check(images).astype(np.float64)
+    a = check_images(images, min_side=4).astype(np.float64)
     return (0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]) / 255.0
 
 

@@ -75,10 +75,6 @@ def _network(channels: Sequence[int]) -> Any:
     return nn.Sequential(*layers)
 
 
-def _check_images(images: np.ndarray, name: str = "images") -> np.ndarray:
-    return check_images(images, name=name)
-
-
 def _tensor(images: np.ndarray) -> Any:
     """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [-1, 1]."""
     torch = _torch()
@@ -108,7 +104,7 @@ class ImageRewardModel:
     def score(self, images: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
         """Reward of each image, float64 (N,)."""
         torch = _torch()
-        x = _check_images(images)
+        x = check_images(images)
         self.net.eval()
         out = []
         with torch.no_grad():
@@ -151,7 +147,7 @@ def fit_image_reward(images: np.ndarray, chosen: np.ndarray, rejected: np.ndarra
     """
     torch = _torch()
     cfg = config or ImageRewardConfig()
-    x = _check_images(images)
+    x = check_images(images)
     c = np.asarray(chosen, dtype=np.int64)
     r = np.asarray(rejected, dtype=np.int64)
     if c.shape != r.shape or c.ndim != 1 or len(c) < 10:

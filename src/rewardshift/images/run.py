@@ -41,9 +41,17 @@ import numpy as np
 from rewardshift._exceptions import InputError
 from rewardshift.config import Config
 from rewardshift.images.analysis import axis_shift, edge_case_recall, iconic_mean, shift_contrast
-from rewardshift.images.reward import ImageRewardConfig, ImageRewardModel, fit_image_reward
-from rewardshift.images.scenes import AXES, SceneConfig
+from rewardshift.images.measures import measure_images
+from rewardshift.images.reward import (
+    ImageRewardConfig,
+    ImageRewardModel,
+    fit_image_reward,
+    noise_ceiling,
+)
+from rewardshift.images.scenes import AXES, SceneConfig, Scenes, scene_log_density
+from rewardshift.metrics.images import frechet_distance, image_diversity, precision_recall
 from rewardshift.progress import Progress, StageClock, no_progress
+from rewardshift.samples import atomic_write
 
 __all__ = ["STAGES", "ImagesConfig", "ImagesResult", "run_images"]
 
@@ -136,10 +144,8 @@ class ImagesResult:
 # --------------------------------------------------------------------------- helpers
 
 def _save_npz(path: Path, **arrays: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -157,10 +163,9 @@ def _kinds() -> dict[str, str]:
     return {**dict.fromkeys(CNN_AXES, "physical"), **dict.fromkeys(PIXEL_AXES, "perceptual")}
 
 
-def _read(x: np.ndarray, reg: Any, measure_images: Any) -> dict[str, np.ndarray]:
-    """The evaluation's axes of images ``x``: CNN readings (physical), pixel measures
-    (perceptual)."""
-    pred = reg.predict(x)
+def _read(x: np.ndarray, pred: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The evaluation's axes of images ``x``: the CNN's readings ``pred`` (physical), pixel
+    measures (perceptual)."""
     m = measure_images(x)
     return {**{a: np.asarray(pred[a], float) for a in CNN_AXES},
             **{a: np.asarray(m[a], float) for a in PIXEL_AXES}}
@@ -174,9 +179,8 @@ def run_images(config: ImagesConfig, out: str | os.PathLike[str], *,
     import torch
 
     from rewardshift.images import cnn, diffusion, tune
-    from rewardshift.images.measures import measure_images
     from rewardshift.images.render import render
-    from rewardshift.images.scenes import Scenes, sample_scenes, scene_log_density
+    from rewardshift.images.scenes import sample_scenes
     from rewardshift.lab.raters import RaterPopulation
     from rewardshift.lab.world import WorldSample
 
@@ -263,8 +267,6 @@ def run_images(config: ImagesConfig, out: str | os.PathLike[str], *,
         rm = fit_image_reward(lk["pool"], lk["chosen"], lk["rejected"], cfg.reward)
         rm.save(rm_dir)
         clock.done("reward model")
-    from rewardshift.images.reward import noise_ceiling
-
     def proxy(x: np.ndarray) -> np.ndarray:
         return rm.score(x)
 
@@ -320,53 +322,48 @@ def run_images(config: ImagesConfig, out: str | os.PathLike[str], *,
         samples[f"bon-{n}"] = groups[np.arange(cfg.n_eval), best]
 
     tick("images: measuring every policy", 0, 1)
-    summary, records = _evaluate(cfg, samples, truth, reg, proxy, scene_log_density, Scenes,
-                                 measure_images, latents, logs, lk, rm, noise_ceiling, pre_log)
+    summary, records = _evaluate(cfg, samples, truth, reg, proxy, latents, logs, lk, rm, pre_log)
     clock.done("evaluation")
     summary["timings"] = clock.times
     return ImagesResult(summary=summary, records=records, samples=samples, truth=truth)
 
 
-def _gold(reg: Any, x: np.ndarray, latents: Mapping[str, np.ndarray], scene_log_density: Any,
-          scenes_cls: Any, floor: float) -> np.ndarray:
-    """Physical plausibility: the known log-density of the latents the regressor reads off
-    the pixels, each clipped into the truth's range (latents it does not read are set to
-    their median in the truth); at least ``floor`` (the implausible are not -inf)."""
-    pred = reg.predict(x)
-    n = len(x)
+def _gold(pred: Mapping[str, np.ndarray], n: int, latents: Mapping[str, np.ndarray],
+          floor: float) -> np.ndarray:
+    """Physical plausibility: the known log-density of the latents the regressor read off
+    the pixels (``pred``), each clipped into the truth's range (latents it does not read are
+    set to their median in the truth); at least ``floor`` (the implausible are not -inf)."""
     fields = {}
     for k, v in latents.items():
         if k in ("radial_cracks", "rings", "fragment_count"):
             continue
         vals = np.asarray(pred[k], float) if k in pred else np.full(n, float(np.median(v)))
         fields[k] = np.clip(vals, float(np.min(v)), float(np.max(v)))
-    g = np.asarray(scene_log_density(scenes_cls(**fields)), dtype=float)
+    g = np.asarray(scene_log_density(Scenes(**fields)), dtype=float)
     return np.where(np.isfinite(g), np.maximum(g, floor), floor)
 
 
 def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarray, reg: Any,
-              proxy: Any, scene_log_density: Any, scenes_cls: Any, measure_images: Any,
-              latents: Mapping[str, np.ndarray], logs: dict[str, Any], lk: dict[str, np.ndarray],
-              rm: ImageRewardModel, noise_ceiling: Any, pre_log: Any
+              proxy: Any, latents: Mapping[str, np.ndarray], logs: dict[str, Any],
+              lk: dict[str, np.ndarray], rm: ImageRewardModel, pre_log: Any
               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from rewardshift.metrics.images import frechet_distance, image_diversity, precision_recall
-
     t0 = time.perf_counter()
     kinds = _kinds()
-    truth_m = _read(truth, reg, measure_images)
+    truth_m = _read(truth, reg.predict(truth))
     truth_f = reg.features(truth)
     truth_latents = {k: v[-len(truth):] for k, v in latents.items()
                      if k not in ("radial_cracks", "rings", "fragment_count")}
-    truth_gold = np.asarray(scene_log_density(scenes_cls(**truth_latents)), dtype=float)
+    truth_gold = np.asarray(scene_log_density(Scenes(**truth_latents)), dtype=float)
     floor = float(np.min(truth_gold[np.isfinite(truth_gold)])) - 10.0
     records: list[dict[str, Any]] = []
     measures: dict[str, dict[str, np.ndarray]] = {}
     for name, x in samples.items():
-        m = _read(x, reg, measure_images)
+        pred = reg.predict(x)
+        m = _read(x, pred)
         measures[name] = m
         feats = reg.features(x)
         prec, rec = precision_recall(truth_f, feats, k=3)
-        gold = _gold(reg, x, latents, scene_log_density, scenes_cls, floor)
+        gold = _gold(pred, len(x), latents, floor)
         method, _, strength = name.partition("-")
         div = image_diversity(feats)
         px = np.asarray(proxy(x), dtype=float)
@@ -444,7 +441,3 @@ def _hacking(records: list[dict[str, Any]], z: float = 2.0) -> dict[str, Any]:
               and beyond(r, "proxy", 1.0) and beyond(r, "gold", -1.0)]
     return {"policies": hacked, "seen": bool(hacked), "rule": f"proxy up and gold down, each "
             f"by more than {z:g} standard errors of the difference from the base"}
-
-
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None

@@ -30,7 +30,6 @@ from rewardshift._exceptions import InputError
 from rewardshift.config import Config
 from rewardshift.images.diffusion import (
     Chain,
-    _check_images,
     _check_sampling,
     _import,
     _model_device,
@@ -42,6 +41,7 @@ from rewardshift.images.diffusion import (
     train_scheduler,
 )
 from rewardshift.lab.optimize import best_of_n_weights
+from rewardshift.metrics.images import check_images
 from rewardshift.progress import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -292,8 +292,8 @@ def _ddpo_minibatch(policy: UNet2DModel, base: UNet2DModel, sched: Any, chain: C
 
 def _check_pairs(winners: np.ndarray, losers: np.ndarray, unet: Any) -> tuple[Any, Any]:
     size = unet.config.sample_size
-    w = _check_images(winners, size=size, channels=unet.config.in_channels, name="winners")
-    lo = _check_images(losers, size=size, channels=unet.config.in_channels, name="losers")
+    w = check_images(winners, size=size, channels=unet.config.in_channels, name="winners")
+    lo = check_images(losers, size=size, channels=unet.config.in_channels, name="losers")
     if len(w) != len(lo):
         raise InputError(f"winners ({len(w)}) and losers ({len(lo)}) must pair up one to one")
     return images_to_tensor(w), images_to_tensor(lo)
@@ -473,7 +473,7 @@ def best_of_n(images: np.ndarray, rewards: np.ndarray, n: int, *, seed: int,
     ``weights_(i) = C(i-1, n-1) / C(N, n)`` for the ``i``-th smallest reward
     (:func:`rewardshift.lab.optimize.best_of_n_weights`).
     """
-    pool = _check_images(images, name="images")
+    pool = check_images(images, name="images")
     r = np.asarray(rewards, dtype=np.float64).reshape(-1)
     if len(r) != len(pool) or not np.all(np.isfinite(r)):
         raise InputError(f"rewards: need one finite reward per image ({len(pool)}), got "

@@ -19,6 +19,7 @@ from rewardshift.jobs.base import resume_run_dir
 from rewardshift.progress import Progress
 from rewardshift.report.images_run import write_images_report
 from rewardshift.rundir import RunDir
+from rewardshift.samples import atomic_write
 
 __all__ = ["images_job", "write_sample_pngs"]
 
@@ -27,23 +28,22 @@ def write_sample_pngs(rd: RunDir, samples: dict[str, np.ndarray], *,
                       seed: int) -> Path:
     """Every policy's samples as ``samples/<policy>/<i>.png`` and ``samples/index.parquet``
     (policy, index, path, seed: row ``i`` of every policy shares its sampling noise)."""
+    import io
+
     import pandas as pd
     from PIL import Image
 
     rows: list[dict[str, Any]] = []
     for policy, images in samples.items():
-        folder = rd.file(Path("samples") / policy)
-        folder.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(images):
-            rel = Path("samples") / policy / f"{i:04d}.png"
-            tmp = rd.file(rel).with_suffix(".partial.png")
-            Image.fromarray(np.asarray(img, dtype=np.uint8), mode="RGB").save(tmp)
-            os.replace(tmp, rd.file(rel))
-            rows.append({"policy": policy, "index": i, "path": str(rel), "seed": seed})
+            rel = str(Path("samples") / policy / f"{i:04d}.png")
+            buf = io.BytesIO()
+            Image.fromarray(np.asarray(img, dtype=np.uint8), mode="RGB").save(buf, format="PNG")
+            rd.write_bytes(rel, buf.getvalue())
+            rows.append({"policy": policy, "index": i, "path": rel, "seed": seed})
     index = rd.file("samples/index.parquet")
-    tmp = index.with_suffix(".partial.parquet")
-    pd.DataFrame(rows).to_parquet(tmp, index=False)
-    os.replace(tmp, index)
+    with atomic_write(index, "wb") as fh:
+        pd.DataFrame(rows).to_parquet(fh, index=False)
     return index
 
 

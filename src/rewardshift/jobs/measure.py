@@ -51,17 +51,10 @@ def measure_samples_job(samples: Sequence[Sample], config: MeasureConfig, out: s
     report's path. ``run_config`` is what ``config.json`` records (default: the config)."""
     result = measure(samples, config, base=base, tuned=tuned, progress=progress)
     run_config = run_config if run_config is not None else {"job": "measure",
-                                                            "measure": config_dict(config)}
+                                                            "measure": config.to_dict()}
     report = write_measure_run(result, samples, out, config=run_config, title=title,
                                seed=config.seed, extra_summary=extra_summary, notes=notes)
     return result, report
-
-
-def config_dict(config: Any) -> dict[str, Any]:
-    """A config as ``config.json`` records it (its ``to_dict`` where it has one)."""
-    import dataclasses
-
-    return config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
 
 
 def measure_job(config: Mapping[str, Any], run_dir: str) -> dict[str, Any]:

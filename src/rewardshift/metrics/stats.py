@@ -234,22 +234,29 @@ def cluster_bootstrap_share(hits: Sequence[int], totals: Sequence[int], *,
 
 def half_sample_se(statistic: Callable[[np.ndarray], Mapping[str, float]],
                    indices: np.ndarray, *, n_resamples: int = 200, min_size: int = 2,
-                   seed: int = 0) -> dict[str, float]:
+                   seed: int = 0, strata: Sequence[np.ndarray] | None = None
+                   ) -> dict[str, float]:
     """Delete-d jackknife standard errors of set statistics, d = n // 2.
 
     ``SE² = (n − d) / d · Var(θ_s)`` over ``n_resamples`` seeded subsets of size ``n − d``
     drawn without replacement (Shao & Wu 1989). ``statistic`` maps an index array to named
     values (several metrics share one evaluation). Returns ``{}`` when a half-sample would
     hold fewer than ``min_size`` samples or the statistic is undefined on one.
+
+    With ``strata`` (disjoint index arrays, e.g. two image sets pooled), each stratum is
+    halved on its own, so every half keeps members of each; ``n`` and ``d`` are then those of
+    the first stratum, and ``indices`` is not used.
     """
-    n = len(indices)
-    d = n // 2
-    if d < 1 or n - d < min_size:
+    groups = [np.asarray(indices)] if strata is None else [np.asarray(g) for g in strata]
+    halves = [len(g) // 2 for g in groups]
+    n, d = len(groups[0]), halves[0]
+    if min(halves) < 1 or min(len(g) - h for g, h in zip(groups, halves, strict=True)) < min_size:
         return {}
     rng = np.random.default_rng(seed)
     cols: dict[str, list[float]] = {}
     for _ in range(n_resamples):
-        sub = np.sort(rng.choice(indices, size=n - d, replace=False))
+        sub = np.sort(np.concatenate([rng.choice(g, size=len(g) - h, replace=False)
+                                      for g, h in zip(groups, halves, strict=True)]))
         try:
             res = statistic(sub)
         except MetricUndefinedError:
