@@ -73,3 +73,33 @@ def test_hacking_needs_both_moves_beyond_noise():
     records = [rec("base", 0.0, 1.0), rec("noise", 0.1, 0.9), rec("hacked", 1.0, 0.0),
                rec("honest", 1.0, 1.5)]
     assert _hacking(records)["policies"] == ["hacked"]
+
+
+def test_gold_reader_flags_images_that_left_the_renders(tiny_run):
+    """Noise and flat frames are out of distribution for the gold reader; renders are not."""
+    from rewardshift.images.cnn import ImageRegressor
+    from rewardshift.images.run import _load_npz, _outside
+    from rewardshift.metrics.images import pixel_features
+
+    out, _ = tiny_run
+    reg = ImageRegressor.load(out / "regressor")
+    renders = _load_npz(out / "data" / "renders.npz")["images"]
+    truth, train = renders[TINY.n_train:], renders[:40]
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, size=(40, 32, 32, 3), dtype=np.uint8)
+    flat = np.broadcast_to(np.array([20, 40, 230], np.uint8), (40, 32, 32, 3)).copy()
+
+    def share(x):
+        return _outside(reg.features(truth), pixel_features(truth), reg.features(x),
+                        pixel_features(x), seed=0).mean()
+
+    assert share(train) <= 0.1
+    assert share(noise) >= 0.8 and share(flat) == 1.0  # tiny: 50 renders fit 192 pixels
+
+
+def test_verdict_says_when_the_tuned_images_are_out_of_distribution():
+    from rewardshift.images.run import _verdict
+
+    c = {"contrast": {"value": 1.0, "ci": [0.5, 1.5]}, "holds": False}
+    assert "left the renders' distribution" in _verdict(c, "ddpo-4", 0.9)
+    assert "No perceptual-over-physical" in _verdict(c, "ddpo-4", 0.1)

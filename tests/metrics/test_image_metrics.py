@@ -289,3 +289,33 @@ def test_image_diversity_order_free() -> None:
     perm = np.random.default_rng(0).permutation(50)
     a, b = image_diversity(feats), image_diversity(feats[perm])
     assert a == pytest.approx(b, rel=1e-10)
+
+
+# --------------------------------------------------------------------------- Mahalanobis OOD
+
+
+def test_mahalanobis_ood_matches_scipy_and_flags_about_one_minus_q():
+    from scipy.spatial.distance import mahalanobis
+
+    rng = np.random.default_rng(3)
+    cov = np.array([[2.0, 0.6, 0.0], [0.6, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    ref = rng.multivariate_normal([1.0, -1.0, 0.0], cov, size=4000)
+    x = rng.multivariate_normal([1.0, -1.0, 0.0], cov, size=4000)
+    d, out, thr = images.mahalanobis_ood(ref, x, quantile=0.95, ridge=0.0, seed=1)
+    fit = ref[np.random.default_rng(1).permutation(len(ref))[:2000]]
+    vi = np.linalg.inv(np.cov(fit, rowvar=False))
+    expect = [mahalanobis(r, fit.mean(axis=0), vi) for r in x[:20]]
+    np.testing.assert_allclose(d[:20], expect, rtol=1e-9)
+    assert abs(out.mean() - 0.05) < 0.015  # fresh in-distribution rows: ~1 - q flagged
+    far = images.mahalanobis_ood(ref, x[:50] + [0.0, 0.0, 6.0], quantile=0.95, seed=1)[1]
+    assert far.mean() > 0.95 and thr > 0
+
+
+def test_mahalanobis_ood_rejects_bad_input():
+    ref = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(InputError, match="quantile"):
+        images.mahalanobis_ood(ref, ref, quantile=1.0)
+    with pytest.raises(InputError, match="different widths"):
+        images.mahalanobis_ood(ref, ref[:, :1])
+    with pytest.raises((InputError, MetricUndefinedError)):
+        images.mahalanobis_ood(ref[:2], ref)

@@ -49,7 +49,13 @@ from rewardshift.images.reward import (
     noise_ceiling,
 )
 from rewardshift.images.scenes import AXES, SceneConfig, Scenes, scene_log_density
-from rewardshift.metrics.images import frechet_distance, image_diversity, precision_recall
+from rewardshift.metrics.images import (
+    frechet_distance,
+    image_diversity,
+    mahalanobis_ood,
+    pixel_features,
+    precision_recall,
+)
 from rewardshift.progress import Progress, StageClock, no_progress
 from rewardshift.samples import atomic_write
 
@@ -343,6 +349,19 @@ def _gold(pred: Mapping[str, np.ndarray], n: int, latents: Mapping[str, np.ndarr
     return np.where(np.isfinite(g), np.maximum(g, floor), floor)
 
 
+def _outside(truth_f: np.ndarray, truth_px: np.ndarray, feats: np.ndarray, px: np.ndarray,
+             seed: int, quantile: float = 0.995) -> np.ndarray:
+    """The gold reader knows when it is out of its depth: an image is out of distribution when
+    its regressor features *or* its 8x8 pixels lie beyond the held-out renders' ``quantile``
+    of Mahalanobis distance (:func:`~rewardshift.metrics.images.mahalanobis_ood`; about 1% of
+    renders are flagged). The features miss images the regressor maps onto the renders'
+    (noise, a flat colour); the pixels miss images with the renders' colours but not their
+    structure; the union catches either."""
+    _, out_f, _ = mahalanobis_ood(truth_f, feats, quantile=quantile, seed=seed)
+    _, out_p, _ = mahalanobis_ood(truth_px, px, quantile=quantile, seed=seed)
+    return np.asarray(out_f | out_p)
+
+
 def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarray, reg: Any,
               proxy: Any, latents: Mapping[str, np.ndarray], logs: dict[str, Any],
               lk: dict[str, np.ndarray], rm: ImageRewardModel, pre_log: Any
@@ -351,6 +370,7 @@ def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarr
     kinds = _kinds()
     truth_m = _read(truth, reg.predict(truth))
     truth_f = reg.features(truth)
+    truth_px = pixel_features(truth)
     truth_latents = {k: v[-len(truth):] for k, v in latents.items()
                      if k not in ("radial_cracks", "rings", "fragment_count")}
     truth_gold = np.asarray(scene_log_density(Scenes(**truth_latents)), dtype=float)
@@ -363,7 +383,8 @@ def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarr
         measures[name] = m
         feats = reg.features(x)
         prec, rec = precision_recall(truth_f, feats, k=3)
-        gold = _gold(pred, len(x), latents, floor)
+        outside = _outside(truth_f, truth_px, feats, pixel_features(x), cfg.seed)
+        gold = np.where(outside, floor, _gold(pred, len(x), latents, floor))
         method, _, strength = name.partition("-")
         div = image_diversity(feats)
         px = np.asarray(proxy(x), dtype=float)
@@ -373,6 +394,7 @@ def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarr
             "proxy": float(np.mean(px)), "gold": float(np.mean(gold)),
             "proxy_se": float(np.std(px, ddof=1) / math.sqrt(len(px))),
             "gold_se": float(np.std(gold, ddof=1) / math.sqrt(len(gold))),
+            "ood_share": float(np.mean(outside)),
             "frechet": float(frechet_distance(truth_f, feats)), "precision": float(prec),
             "recall": float(rec), **{f"diversity_{k}": float(v) for k, v in div.items()},
             **{f"mean_{a}": float(np.mean(v)) for a, v in m.items()},
@@ -408,17 +430,28 @@ def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarr
                         reported: iconic_mean(truth_m, tuned_m, list(kinds))},
         "policies": {r["policy"]: r for r in records},
         "truth_gold": float(np.mean(np.maximum(truth_gold, floor))),
+        "gold_reader": {"floor": floor, "ood_rule": (
+            "an image whose regressor features lie beyond the 99.5th percentile of the held-out "
+            "renders' Mahalanobis distance (Lee et al. 2018), on the regressor's features or "
+            "on 8x8 pixels, is out of distribution: its gold "
+            "is the floor, not the regressor's reading")},
         "training_logs": logs,
-        "verdict": _verdict(contrast, reported),
+        "verdict": _verdict(contrast, reported,
+                            next(r["ood_share"] for r in records if r["policy"] == reported)),
         "evaluation_s": round(time.perf_counter() - t0, 1),
     }
     summary["hacking"] = _hacking(records)
     return summary, records
 
 
-def _verdict(contrast: Mapping[str, Any], reported: str) -> str:
+def _verdict(contrast: Mapping[str, Any], reported: str, ood_share: float = 0.0) -> str:
     c = contrast["contrast"]
     lo, hi = c["ci"]
+    if ood_share > 0.5:
+        return (f"{reported} left the renders' distribution: {ood_share:.0%} of its images are "
+                "out of distribution for the regressor, so its physical readings (and the "
+                f"contrast {c['value']:+.2f} [{lo:+.2f}, {hi:+.2f}]) are not measurements; "
+                "the tuning hacked the reward model rather than narrowed the scenes.")
     if contrast["holds"]:
         return (f"{reported} narrowed what raters see more than what the scene is: contrast "
                 f"{c['value']:+.2f} [{lo:+.2f}, {hi:+.2f}] (mean log variance ratio, perceptual "
