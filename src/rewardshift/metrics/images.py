@@ -257,7 +257,7 @@ def mahalanobis_ood(reference: np.ndarray, features: np.ndarray, *, quantile: fl
 
     def dist(z: np.ndarray) -> np.ndarray:
         y = (z - mu) @ whiten
-        return np.sqrt(np.einsum("ij,ij->i", y, y))
+        return np.asarray(np.sqrt(np.einsum("ij,ij->i", y, y)), dtype=float)
 
     threshold = float(np.quantile(dist(held), quantile))
     d = dist(x)
