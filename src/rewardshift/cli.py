@@ -281,13 +281,14 @@ def measure_cmd(
 ) -> None:
     """Measure diversity of generations, optionally compare a base and a tuned set.
 
-    SAMPLES may be a folder of PNG/JPEG images (and --compare a second folder): then every
-    image measure is given with its CI, and the comparison of the two folders.
+    SAMPLES may be a folder of PNG/JPEG images, or a sample file whose records carry an
+    "image" (a path or a data URI), and --compare a second one: then every image measure is
+    given with its CI, and the comparison of the two sets.
     """
     from rewardshift.jobs.measure import measure_samples_job
     from rewardshift.measure import MeasureConfig
 
-    if samples.is_dir():
+    if _holds_images(samples):
         _run(lambda: _measure_images(samples, compare, out, skip_bad=skip_bad, seed=seed))
         return
 
@@ -322,16 +323,33 @@ def measure_cmd(
     _run(go)
 
 
+def _holds_images(path: Path) -> bool:
+    """A folder, or a sample file whose records carry an ``image`` (needs the images extra
+    only then)."""
+    if path.is_dir():
+        return True
+    if not path.is_file():
+        return False
+    try:
+        from rewardshift.images.folder import holds_images
+    except ImportError:  # pragma: no cover - the core install measures text only
+        return False
+    try:
+        return holds_images(path)
+    except InputError:
+        return False  # the text path reports the malformed line
+
+
 def _measure_images(base: Path, compare: Path | None, out: Path | None, *, skip_bad: bool,
                     seed: int) -> None:
     """``rewardshift measure FOLDER [--compare FOLDER]``: the image path of measure."""
     from rewardshift.jobs.measure import measure_image_folders_job
 
     t0 = time.perf_counter()
-    if compare is not None and not compare.is_dir():
-        raise InputError(f"{compare}: SAMPLES is a folder of images, so --compare must be "
-                         "one too")
-    run_dir = out or Path("runs") / (base.name + (f"-vs-{compare.name}" if compare else ""))
+    if compare is not None and not _holds_images(compare):
+        raise InputError(f"{compare}: SAMPLES holds images, so --compare must be a folder of "
+                         "images or a sample file with an 'image' field too")
+    run_dir = out or Path("runs") / (base.stem + (f"-vs-{compare.stem}" if compare else ""))
     result, report = measure_image_folders_job(base, compare, run_dir, skip_bad=skip_bad,
                                                seed=seed)
     s = result.summary

@@ -45,7 +45,8 @@ __all__ = [
 #: A single JSONL line longer than this is refused (a sign of a binary or corrupt file).
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
-_FIELDS = ("prompt_id", "prompt", "text", "token_ids", "logprob", "top_logprobs", "source", "meta")
+_FIELDS = ("prompt_id", "prompt", "text", "token_ids", "logprob", "top_logprobs", "source", "meta",
+           "image")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class Sample:
     top_logprobs : for each generated token, ``{token: logprob}`` of the top-k candidates.
     source : which model, checkpoint or beta produced it.
     meta : free per-sample fields (attributes, quality scores, rewards).
+    image : a generated image: the path of a PNG/JPEG file (relative paths are relative to
+        the sample file's folder) or a ``data:image/png;base64,...`` URI. A record with an
+        image may leave ``text`` out (it is then ``""``); ``rewardshift measure`` measures
+        the images of such a file (:func:`rewardshift.images.folder.read_image_samples`).
     """
 
     text: str
@@ -72,6 +77,7 @@ class Sample:
     top_logprobs: tuple[Mapping[str, float], ...] | None = None
     source: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    image: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``None`` fields are left out."""
@@ -119,10 +125,14 @@ def sample_from_dict(obj: Any, *, path: str | None = None, line: int | None = No
     """
     if not isinstance(obj, Mapping):
         raise _fail(f"expected a JSON object per line, got {type(obj).__name__}", path, line)
-    if "text" not in obj or obj["text"] is None:
-        raise _fail("missing required field; every sample needs its generated text", path, line,
-                    "text")
-    text = obj["text"]
+    image = obj.get("image")
+    if image is not None and (not isinstance(image, str) or not image.strip()):
+        raise _fail("expected the path of an image file or a data:image/...;base64 URI, got "
+                    f"{type(image).__name__} {image!r}"[:200], path, line, "image")
+    if ("text" not in obj or obj["text"] is None) and image is None:
+        raise _fail("missing required field; every sample needs its generated text (or an "
+                    "image)", path, line, "text")
+    text = obj.get("text") or ""
     if not isinstance(text, str):
         raise _fail(f"expected a string, got {type(text).__name__}", path, line, "text")
     prompt = obj.get("prompt") or ""
@@ -167,7 +177,7 @@ def sample_from_dict(obj: Any, *, path: str | None = None, line: int | None = No
     for key in sorted(unknown):  # unknown top-level fields are kept in meta, not dropped
         meta.setdefault(key, obj[key])
     return Sample(text=text, prompt_id=str(prompt_id), prompt=prompt, token_ids=token_ids,
-                  logprob=logprob, top_logprobs=top, source=source, meta=meta)
+                  logprob=logprob, top_logprobs=top, source=source, meta=meta, image=image)
 
 
 # --------------------------------------------------------------------------- reading
@@ -343,9 +353,11 @@ def to_frame(samples: Iterable[Sample]) -> Any:
 
 
 def from_frame(df: Any) -> list[Sample]:
-    """Samples from a DataFrame with at least a ``text`` column (validated row by row)."""
-    if "text" not in df.columns:
-        raise InputError(f"DataFrame needs a 'text' column; it has {list(df.columns)}")
+    """Samples from a DataFrame with a ``text`` or an ``image`` column (validated row by
+    row)."""
+    if "text" not in df.columns and "image" not in df.columns:
+        raise InputError(f"DataFrame needs a 'text' column (or an 'image' one); it has "
+                         f"{list(df.columns)}")
     out = []
     for i, rec in enumerate(df.to_dict(orient="records"), start=1):
         rec = {k: v for k, v in rec.items() if v is not None and not _is_na(v)}

@@ -127,3 +127,64 @@ def test_skip_bad_on_sample_file_is_clear(tmp_path):
     f.write_text('{"text": "a b c", "prompt_id": "p"}\n')
     res = runner.invoke(app, ["measure", str(f), "--skip-bad"])
     assert res.exit_code == 2 and "folders of images" in res.output
+
+
+# --------------------------------------------------------------------------- image sample files
+
+
+def _image_jsonl(folder, path, *, data_uri=False):
+    """A sample file whose records point at (or embed) the images of ``folder``."""
+    import base64
+
+    rows = []
+    for f in sorted(folder.glob("*.png")):
+        img = (f"data:image/png;base64,{base64.b64encode(f.read_bytes()).decode()}"
+               if data_uri else str(f.relative_to(path.parent)))
+        rows.append(json.dumps({"image": img, "source": folder.name, "prompt_id": f.stem}))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_sample_file_of_images_measures_like_the_folder(folders, tmp_path):
+    from rewardshift.images.folder import read_image_samples
+    from rewardshift.samples import read_samples
+
+    base, tuned = folders
+    a = _image_jsonl(base, tmp_path / "base.jsonl")
+    b = _image_jsonl(tuned, tmp_path / "tuned.jsonl", data_uri=True)
+    assert read_samples(a)[0].image == "base_images/img000.png"
+    assert read_samples(a)[0].text == ""
+    np.testing.assert_array_equal(read_image_samples(a).images, read_image_folder(base).images)
+    np.testing.assert_array_equal(read_image_samples(b).images, read_image_folder(tuned).images)
+    out_f, out_s = tmp_path / "run_f", tmp_path / "run_s"
+    for args, out in (([str(base), "--compare", str(tuned)], out_f),
+                      ([str(a), "--compare", str(b)], out_s)):
+        res = runner.invoke(app, ["measure", *args, "--out", str(out)])
+        assert res.exit_code == 0, res.output
+    sf = json.loads((out_f / "summary.json").read_text())
+    ss = json.loads((out_s / "summary.json").read_text())
+    assert set(ss["sets"]) == {"base", "tuned"}
+    assert ss["sets"]["base"] == sf["sets"]["base_images"]
+    assert ss["sets"]["tuned"] == sf["sets"]["tuned_images"]
+
+
+def test_sample_file_of_images_names_the_bad_record(folders, tmp_path):
+    from rewardshift.images.folder import read_image_samples
+
+    base, _ = folders
+    path = _image_jsonl(base, tmp_path / "s.jsonl")
+    lines = path.read_text().splitlines()
+    (tmp_path / "gray.png").write_bytes(b"")
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(tmp_path / "gray.png")
+    for bad, match in ((json.dumps({"image": "nope.png"}), "record 3: field 'image'.*does not"),
+                       (json.dumps({"text": "hi"}), "record 3: field 'image': this sample"),
+                       (json.dumps({"image": "data:image/png;base64,@@"}), "record 3.*base64"),
+                       (json.dumps({"image": "gray.png"}), "record 3: .*grayscale")):
+        path.write_text("\n".join([*lines[:2], bad, *lines[2:]]) + "\n")
+        with pytest.raises(InputError, match=match):
+            read_image_samples(path)
+        kept = read_image_samples(path, skip_bad=True)
+        assert len(kept.images) == 10 and kept.bad[0][0].endswith("record 3")
+    with pytest.raises(InputError, match=r"e.jsonl:1: field .image."):
+        (tmp_path / "e.jsonl").write_text(json.dumps({"image": ""}) + "\n")
+        read_image_samples(tmp_path / "e.jsonl")

@@ -103,3 +103,21 @@ def test_verdict_says_when_the_tuned_images_are_out_of_distribution():
     c = {"contrast": {"value": 1.0, "ci": [0.5, 1.5]}, "holds": False}
     assert "left the renders' distribution" in _verdict(c, "ddpo-4", 0.9)
     assert "No perceptual-over-physical" in _verdict(c, "ddpo-4", 0.1)
+
+
+def test_run_samples_are_sample_records_that_measure_reads(tiny_run, tmp_path):
+    """Images enter the common sample record: measure works on the run's own sample files."""
+    from typer.testing import CliRunner
+
+    from rewardshift.cli import app
+    from rewardshift.samples import read_samples
+
+    out, result = tiny_run
+    recs = read_samples(out / "samples" / "base.jsonl")
+    assert len(recs) == TINY.n_eval and recs[0].image == "base/0000.png"
+    res = CliRunner().invoke(app, ["measure", str(out / "samples" / "base.jsonl"), "--compare",
+                                   str(out / "samples" / "ddpo-1.jsonl"), "--out",
+                                   str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    s = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert s["sets"]["base"]["n_images"] == TINY.n_eval

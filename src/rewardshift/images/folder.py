@@ -18,7 +18,8 @@ import numpy as np
 from rewardshift._exceptions import InputError, MissingDependencyError
 from rewardshift.metrics.images import check_images
 
-__all__ = ["MIN_SIDE", "ImageFolder", "read_image_folder"]
+__all__ = ["MIN_SIDE", "ImageFolder", "holds_images", "read_image_folder", "read_image_samples",
+           "read_images"]
 
 MIN_SIDE = 4  # smallest height and width [pixels]; the pixel measures need a 4x4 image
 
@@ -47,11 +48,14 @@ def _pil():  # type: ignore[no-untyped-def]
     return Image
 
 
-def _read_one(path: Path, size: int | None) -> np.ndarray:
-    """One file as uint8 (H, W, 3), or an InputError whose message names the file."""
+def _read_one(path: Path | str, size: int | None, data: bytes | None = None) -> np.ndarray:
+    """One file (or the bytes ``data``, called ``path`` in messages) as uint8 (H, W, 3), or an
+    InputError whose message names it."""
+    import io
+
     image_mod = _pil()
     try:
-        with image_mod.open(path) as im:
+        with image_mod.open(io.BytesIO(data) if data is not None else path) as im:
             im.load()
             mode, (w, h) = im.mode, im.size
             if mode != "RGB":
@@ -100,16 +104,27 @@ def read_image_folder(path: str | Path, *, size: int | None = None,
     folder = Path(path)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return _collect(folder, [(str(f), f, None) for f in files], size=size, skip_bad=skip_bad)
+
+
+def _collect(where: Path, items: list[tuple[str, Path | str, bytes | None]], *,
+             size: int | None, skip_bad: bool) -> ImageFolder:
+    """Read ``(name, path, data)`` items into one ImageFolder (the checks of
+    :func:`read_image_folder`; ``name`` is what messages and ``paths`` call each one)."""
+    folder = where
     if size is not None and (isinstance(size, bool) or not isinstance(size, int)
                              or size < MIN_SIDE):
         raise InputError(f"size must be an integer >= {MIN_SIDE}, got {size!r}", option="size")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     images: list[np.ndarray] = []
     paths: list[str] = []
     bad: list[tuple[str, str]] = []
-    for f in files:
+    for f, src, data in items:
         try:
-            img = _read_one(f, size)
+            try:
+                img = _read_one(src, size, data)
+            except InputError as exc:  # name the sample file's line, not only the image
+                raise exc if str(src) == f else InputError(f"{f}: {exc}") from None
             if images and img.shape != images[0].shape:
                 h0, w0 = images[0].shape[:2]
                 raise InputError(f"{f}: a {img.shape[1]}x{img.shape[0]} image, but {paths[0]} "
@@ -124,7 +139,82 @@ def read_image_folder(path: str | Path, *, size: int | None = None,
         paths.append(str(f))
     if not images:
         why = f" ({len(bad)} files left out as unusable)" if bad else ""
-        raise InputError(f"{folder}: no usable images in the folder{why}; it needs PNG or "
-                         "JPEG files")
+        raise InputError(f"{folder}: no usable images{why}; it needs PNG or JPEG images")
     arr = check_images(np.stack(images), name=str(folder), min_side=MIN_SIDE)
     return ImageFolder(images=arr, paths=paths, bad=bad)
+
+
+def _decode_data_uri(uri: str, where: str) -> bytes:
+    import base64
+    import binascii
+
+    head, _, payload = uri.partition(",")
+    if not head.startswith("data:image/") or not head.endswith(";base64"):
+        raise InputError(f"{where}: a data URI must look like data:image/png;base64,...")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError(f"{where}: the data URI's base64 is malformed ({exc})") from None
+
+
+def holds_images(path: str | Path) -> bool:
+    """Whether ``path`` is a folder (of images) or a sample file whose first sample carries an
+    ``image`` field."""
+    from rewardshift.samples import iter_samples
+
+    p = Path(path)
+    if p.is_dir():
+        return True
+    if not p.is_file():
+        return False
+    first = next(iter(iter_samples(p)), None)
+    return first is not None and first.image is not None
+
+
+def read_image_samples(path: str | Path, *, size: int | None = None,
+                       skip_bad: bool = False) -> ImageFolder:
+    """The images of a sample file (JSONL or Parquet of :class:`~rewardshift.samples.Sample`
+    records with an ``image`` field: a file path, relative to the sample file's folder, or a
+    ``data:image/...;base64`` URI), in file order, with the checks of
+    :func:`read_image_folder`. ``paths`` name each image by ``FILE: record N``.
+
+    Raises
+    ------
+    InputError
+        naming the sample file and line of a record without an image, or of an image that is
+        missing or unusable (unless ``skip_bad``, which lists it in ``bad``).
+    """
+    from rewardshift.samples import iter_samples
+
+    p = Path(path)
+    items: list[tuple[str, Path | str, bytes | None]] = []
+    bad: list[tuple[str, str]] = []
+    for line, sample in enumerate(iter_samples(p), start=1):
+        where = f"{p}: record {line}"
+        try:
+            if sample.image is None:
+                raise InputError(f"{where}: field 'image': this sample has no image; every "
+                                 "sample of an image file needs one")
+            if sample.image.startswith("data:"):
+                items.append((where, where, _decode_data_uri(sample.image, where)))
+                continue
+            f = Path(sample.image)
+            f = f if f.is_absolute() else p.parent / f
+            if not f.is_file():
+                raise InputError(f"{where}: field 'image': {f} does not exist")
+            items.append((where, f, None))
+        except InputError as exc:
+            if not skip_bad:
+                raise
+            bad.append((where, str(exc)))
+    out = _collect(p, items, size=size, skip_bad=skip_bad)
+    return ImageFolder(images=out.images, paths=out.paths, bad=bad + out.bad)
+
+
+def read_images(path: str | Path, *, size: int | None = None,
+                skip_bad: bool = False) -> ImageFolder:
+    """A folder (:func:`read_image_folder`) or a sample file with images
+    (:func:`read_image_samples`)."""
+    if Path(path).is_dir():
+        return read_image_folder(path, size=size, skip_bad=skip_bad)
+    return read_image_samples(path, size=size, skip_bad=skip_bad)

@@ -19,15 +19,17 @@ from rewardshift.jobs.base import resume_run_dir
 from rewardshift.progress import Progress
 from rewardshift.report.images_run import write_images_report
 from rewardshift.rundir import RunDir
-from rewardshift.samples import atomic_write
+from rewardshift.samples import Sample, atomic_write, write_samples
 
 __all__ = ["images_job", "write_sample_pngs"]
 
 
 def write_sample_pngs(rd: RunDir, samples: dict[str, np.ndarray], *,
                       seed: int) -> Path:
-    """Every policy's samples as ``samples/<policy>/<i>.png`` and ``samples/index.parquet``
-    (policy, index, path, seed: row ``i`` of every policy shares its sampling noise)."""
+    """Every policy's samples as ``samples/<policy>/<i>.png``, ``samples/index.parquet``
+    (policy, index, path, seed: row ``i`` of every policy shares its sampling noise) and
+    ``samples/<policy>.jsonl``: sample records whose ``image`` is the PNG, so that
+    ``rewardshift measure samples/base.jsonl --compare samples/ddpo-8.jsonl`` measures them."""
     import io
 
     import pandas as pd
@@ -35,12 +37,17 @@ def write_sample_pngs(rd: RunDir, samples: dict[str, np.ndarray], *,
 
     rows: list[dict[str, Any]] = []
     for policy, images in samples.items():
+        records = []
         for i, img in enumerate(images):
             rel = str(Path("samples") / policy / f"{i:04d}.png")
             buf = io.BytesIO()
             Image.fromarray(np.asarray(img, dtype=np.uint8), mode="RGB").save(buf, format="PNG")
             rd.write_bytes(rel, buf.getvalue())
             rows.append({"policy": policy, "index": i, "path": rel, "seed": seed})
+            records.append(Sample(text="", prompt_id=str(i), source=policy,
+                                  image=str(Path(policy) / f"{i:04d}.png"),
+                                  meta={"seed": seed}))
+        write_samples(records, rd.file(f"samples/{policy}.jsonl"))
     index = rd.file("samples/index.parquet")
     with atomic_write(index, "wb") as fh:
         pd.DataFrame(rows).to_parquet(fh, index=False)

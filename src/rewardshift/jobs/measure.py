@@ -80,22 +80,23 @@ def measure_job(config: Mapping[str, Any], run_dir: str) -> dict[str, Any]:
 def measure_image_folders_job(base_dir: str | Path, tuned_dir: str | Path | None,
                               out: str | Path, *, skip_bad: bool = False, seed: int = 0,
                               n_boot: int = 200) -> tuple[ImageMeasureResult, Path]:
-    """Measure a folder of images (and compare it with a second one); write the run
+    """Measure a folder of images, or a sample file whose records carry images (and compare
+    it with a second one); write the run
     directory ``out`` (``config.json``, ``metrics.jsonl``, ``figures/``, ``report.html`` and,
     last, ``summary.json``). Returns the result and the report's path.
 
     The sets are named by their folders (``base``/``tuned`` when the names clash); files
     left out with ``skip_bad`` are listed in the summary's ``skipped_files``.
     """
-    from rewardshift.images.folder import read_image_folder
+    from rewardshift.images.folder import read_images
     from rewardshift.images.measure_images import measure_image_sets
     from rewardshift.report.images_measure import write_images_measure_report
 
     dirs = [Path(base_dir)] + ([Path(tuned_dir)] if tuned_dir is not None else [])
-    names = [d.resolve().name or "images" for d in dirs]
+    names = [(d.resolve().name if d.is_dir() else d.stem) or "images" for d in dirs]
     if len(names) == 2 and names[0] == names[1]:
         names = ["base", "tuned"]
-    folders = {n: read_image_folder(d, skip_bad=skip_bad) for n, d in zip(names, dirs, strict=True)}
+    folders = {n: read_images(d, skip_bad=skip_bad) for n, d in zip(names, dirs, strict=True)}
     pair = (names[0], names[1]) if len(names) == 2 else (None, None)
     result = measure_image_sets({n: f.images for n, f in folders.items()}, base=pair[0],
                                 tuned=pair[1], seed=seed, n_boot=n_boot)
