@@ -525,17 +525,24 @@ def lab_sweep_cmd(
     out: Path = typer.Option(Path("runs"), help="root folder; runs go to OUT/<name>/<key>/"),
     executor: str = typer.Option("serial", help="serial | process | ray"),
     workers: int | None = typer.Option(None, help="processes for --executor process"),
-    ray_address: str | None = typer.Option(None, help="join an existing Ray cluster"),
+    address: str | None = typer.Option(
+        None, "--address", "--ray-address",
+        help="Ray cluster to join: auto | HOST:PORT | ray://HOST:PORT (default: $RAY_ADDRESS, "
+             "else a fresh local cluster)"),
+    num_cpus: float = typer.Option(1.0, help="CPUs each run reserves on Ray"),
+    num_gpus: float = typer.Option(0.0, help="GPUs each run reserves on Ray (0.5 shares one)"),
+    retries: int = typer.Option(3, help="retries of a run whose Ray worker dies"),
 ) -> None:
     """Run every grid point of a sweep; finished runs are skipped, so it resumes."""
-    from rewardshift.jobs.sweep import load_sweep, run_sweep
+    from rewardshift.jobs.sweep import RayOptions, load_sweep, run_sweep
 
     def go() -> None:
         cfg = load_sweep(config)
+        ray = RayOptions(address=address, num_cpus=num_cpus, num_gpus=num_gpus,
+                         max_retries=retries)
         with _progress() as update:
-            res = run_sweep(cfg, out, executor=executor, max_workers=workers,
-                            ray_address=ray_address,
-                            progress=lambda d, t: update("runs", d, t))
+            res = run_sweep(cfg, out, executor=executor, max_workers=workers, ray=ray,
+                            progress=update)
         console.print(f"{len(res.finished)} finished, {len(res.skipped)} already done, "
                       f"{len(res.failed)} failed → {out / cfg.name}/sweep.jsonl")
         for key, err in res.failed.items():
