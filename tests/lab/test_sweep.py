@@ -109,3 +109,34 @@ def test_cli_lab_sweep(tmp_path, sample_file):
     assert "2 finished" in res.output
     res = CliRunner().invoke(app, ["lab", "sweep", str(toml), "--out", str(tmp_path / "o")])
     assert "0 finished, 2 already done" in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_three_executors_give_identical_summaries(tmp_path, sample_file):
+    """serial, process and Ray: the same seeds give the same numbers (timings aside)."""
+    import json
+
+    pytest.importorskip("ray")
+
+    def summaries(executor):
+        out = tmp_path / executor
+        res = run_sweep(_cfg(sample_file, seed=[0, 1]), out, executor=executor)
+        assert sorted(res.finished) == ["seed=0", "seed=1"]
+        found = sorted(out.rglob("summary.json"))
+        assert len(found) == 2 and not list(out.rglob(".partial/*/summary.json"))
+        return [_no_timings(json.loads(p.read_text())) for p in found]
+
+    serial = summaries("serial")
+    assert serial[0]["comparison"] and serial[0] != serial[1]  # real numbers, per seed
+    assert summaries("process") == serial
+    assert summaries("ray") == serial
+
+
+def _no_timings(d):
+    if isinstance(d, dict):
+        return {k: _no_timings(v) for k, v in d.items()
+                if not any(t in k for t in ("seconds", "timing", "_s", "memory", "rss"))}
+    if isinstance(d, list):
+        return [_no_timings(v) for v in d]
+    return d
