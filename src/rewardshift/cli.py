@@ -328,14 +328,12 @@ def _holds_images(path: Path) -> bool:
     only then)."""
     if path.is_dir():
         return True
-    if not path.is_file():
-        return False
     try:
         from rewardshift.images.folder import holds_images
+
+        return holds_images(path)
     except ImportError:  # pragma: no cover - the core install measures text only
         return False
-    try:
-        return holds_images(path)
     except InputError:
         return False  # the text path reports the malformed line
 

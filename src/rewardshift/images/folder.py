@@ -108,11 +108,10 @@ def read_image_folder(path: str | Path, *, size: int | None = None,
     return _collect(folder, [(str(f), f, None) for f in files], size=size, skip_bad=skip_bad)
 
 
-def _collect(where: Path, items: list[tuple[str, Path | str, bytes | None]], *,
+def _collect(folder: Path, items: list[tuple[str, Path | str, bytes | None]], *,
              size: int | None, skip_bad: bool) -> ImageFolder:
     """Read ``(name, path, data)`` items into one ImageFolder (the checks of
     :func:`read_image_folder`; ``name`` is what messages and ``paths`` call each one)."""
-    folder = where
     if size is not None and (isinstance(size, bool) or not isinstance(size, int)
                              or size < MIN_SIDE):
         raise InputError(f"size must be an integer >= {MIN_SIDE}, got {size!r}", option="size")

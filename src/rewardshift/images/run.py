@@ -431,10 +431,9 @@ def _evaluate(cfg: ImagesConfig, samples: dict[str, np.ndarray], truth: np.ndarr
         "policies": {r["policy"]: r for r in records},
         "truth_gold": float(np.mean(np.maximum(truth_gold, floor))),
         "gold_reader": {"floor": floor, "ood_rule": (
-            "an image whose regressor features lie beyond the 99.5th percentile of the held-out "
-            "renders' Mahalanobis distance (Lee et al. 2018), on the regressor's features or "
-            "on 8x8 pixels, is out of distribution: its gold "
-            "is the floor, not the regressor's reading")},
+            "an image whose regressor features or 8x8 pixels lie beyond the 99.5th percentile "
+            "of the held-out renders' Mahalanobis distance (Lee et al. 2018) is out of "
+            "distribution: its gold is the floor, not the regressor's reading")},
         "training_logs": logs,
         "verdict": _verdict(contrast, reported,
                             next(r["ood_share"] for r in records if r["policy"] == reported)),

@@ -39,13 +39,14 @@ def write_sample_pngs(rd: RunDir, samples: dict[str, np.ndarray], *,
     for policy, images in samples.items():
         records = []
         for i, img in enumerate(images):
-            rel = str(Path("samples") / policy / f"{i:04d}.png")
+            png = str(Path(policy) / f"{i:04d}.png")  # relative to samples/, as records read
+            rel = str(Path("samples") / png)
             buf = io.BytesIO()
             Image.fromarray(np.asarray(img, dtype=np.uint8), mode="RGB").save(buf, format="PNG")
             rd.write_bytes(rel, buf.getvalue())
             rows.append({"policy": policy, "index": i, "path": rel, "seed": seed})
             records.append(Sample(text="", prompt_id=str(i), source=policy,
-                                  image=str(Path(policy) / f"{i:04d}.png"),
+                                  image=png,
                                   meta={"seed": seed}))
         write_samples(records, rd.file(f"samples/{policy}.jsonl"))
     index = rd.file("samples/index.parquet")
